@@ -1,0 +1,50 @@
+# The hub's commands. `make run` serves the demo; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HUB_PORT ?= 5000
+GOVUK := hub/static/govuk
+export HUB_PORT
+
+.PHONY: run test install assets system-deps lint bench screenshots clean
+
+run: install assets
+	$(BIN)/hub db upgrade
+	$(BIN)/hub seed-demo
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py --bind 127.0.0.1:$(HUB_PORT) wsgi:app
+
+test: system-deps install assets lint
+	$(BIN)/python -m pytest
+
+install: $(BIN)/.installed
+
+# Reinstall when the dependencies change.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# GOV.UK Frontend from the npm registry, copied into the static folder (not committed).
+assets: $(GOVUK)/.installed
+
+$(GOVUK)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	rm -rf $(GOVUK) && mkdir -p $(GOVUK)
+	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.css \
+	   node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js $(GOVUK)/
+	cp -r node_modules/govuk-frontend/dist/govuk/assets $(GOVUK)/assets
+	touch $@
+
+# PostgreSQL and Chromium from Debian, for the tests that use the real things.
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: install
+	$(BIN)/ruff check hub audit tests bench
+
+bench: install
+	$(BIN)/python bench/bench_merkle.py
+
+clean:
+	rm -rf $(VENV) node_modules $(GOVUK) .pytest_cache

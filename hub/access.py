@@ -1,0 +1,43 @@
+"""The request pipeline every case route shares: who is asking, may they, load, then act.
+
+Views and API handlers call these and never decide access themselves. Each refusal is
+written to the audit log before the response is sent.
+"""
+
+from __future__ import annotations
+
+from flask import abort, g  # noqa: F401 -- abort is re-exported for views
+
+from hub.auditlog import writer as audit
+from hub.cases import queries
+from hub.cases.models import Case
+from hub.policy import CaseDecision, Permission, Principal, current_policy
+
+
+def principal() -> Principal:
+    user = g.get("user")
+    if user is None:
+        abort(401)
+    return Principal.of(user)
+
+
+def require(permission: Permission, case_id: int | None = None) -> Principal:
+    """The paired "require" form of ``Policy.has_permission``: 403, audited, when denied."""
+    who = principal()
+    if not current_policy().has_permission(who, permission):
+        audit.record_now(str(permission), "denied", case_id=case_id,
+                         rule=f"role {who.agency}/{who.role} lacks {permission}")
+        abort(403)
+    return who
+
+
+def open_case(case_id: int, action: str = "case:read") -> tuple[Case, CaseDecision]:
+    """Load a case the caller may see. To anyone else it does not exist (404, audited)."""
+    who = principal()
+    case = queries.case_for_view(case_id)
+    decision = queries.decide(who, case)
+    if not decision.allowed:
+        audit.record_now(action, "denied", case_id=case.id if case else None,
+                         rule=decision.why, details={} if case else {"requested_id": case_id})
+        abort(404)
+    return case, decision

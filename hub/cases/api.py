@@ -1,0 +1,116 @@
+"""Case routes of the JSON API. HTTP only: access comes from hub.access, writes from
+operations, every response body from redaction."""
+
+from flask import g, jsonify
+
+from hub import access
+from hub.api import bp, load, query_args
+from hub.auditlog import writer as audit
+from hub.cases import operations, queries, redaction, schemas
+from hub.cases.models import Entry
+from hub.extensions import db
+from hub.policy import Permission
+
+
+def _disclose(action: str, case, decision, out: redaction.Disclosure, **details) -> None:
+    """The read's audit event, committed before the response exists."""
+    audit.record_now(action, case_id=case.id, classes=out.classes, subject_ids=out.subject_ids,
+                     purpose=decision.relationship.value, rule=decision.why, details=details)
+
+
+@bp.get("/cases")
+def list_cases():
+    who = access.require(Permission.CASE_LIST)
+    args = query_args(schemas.SearchIn())
+    page = queries.search(who, args["q"], args["page"], args["per_page"])
+    out = redaction.Disclosure()
+    items = [redaction.case_summary(c, queries.decide(who, c), out) for c in page.items]
+    audit.record_now("case:search" if args["q"] else "case:list", classes=out.classes,
+                     subject_ids=out.subject_ids,
+                     details={"case_ids": [c.id for c in page.items], "total": page.total,
+                              "page": page.page, "query": bool(args["q"])})
+    return jsonify(items=items, total=page.total, page=page.page, per_page=page.per_page)
+
+
+@bp.post("/cases")
+def create_case():
+    access.require(Permission.CASE_CREATE)
+    data = load(schemas.CaseIn())
+    case = operations.create_case(g.user, data)
+    case, decision = access.open_case(case.id)
+    out = redaction.Disclosure()
+    body = redaction.case_detail(case, decision, [], g.user.agency.code, out)
+    return jsonify(body), 201
+
+
+@bp.get("/cases/<int:case_id>")
+def get_case(case_id: int):
+    case, decision = access.open_case(case_id)
+    out = redaction.Disclosure()
+    body = redaction.case_detail(case, decision, queries.entries(case), g.user.agency.code, out)
+    _disclose("case:read", case, decision, out)
+    return jsonify(body)
+
+
+@bp.patch("/cases/<int:case_id>")
+def update_case(case_id: int):
+    case, decision = access.open_case(case_id, "case:update")
+    data = load(schemas.CaseUpdateIn())
+    operations.update_case(g.user, case, decision, data)
+    return jsonify(id=case.id, version=case.version, status=case.status,
+                   risk_level=case.risk_level)
+
+
+@bp.post("/cases/<int:case_id>/members")
+def add_member(case_id: int):
+    access.require(Permission.CASE_MEMBER_ADD, case_id)
+    case, _decision = access.open_case(case_id, "case:member:add")
+    membership = operations.add_member(g.user, case, load(schemas.MemberIn()))
+    return jsonify(id=membership.id, case_id=case.id,
+                   username=membership.user.username if membership.user else None,
+                   agency=membership.agency.code if membership.agency else
+                   membership.user.agency.code), 201
+
+
+@bp.get("/cases/<int:case_id>/notes")
+def list_notes(case_id: int):
+    case, decision = access.open_case(case_id, "entry:list")
+    out = redaction.Disclosure()
+    body = redaction.entry_list(case, decision, queries.entries(case), g.user.agency.code, out)
+    _disclose("entry:list", case, decision, out)
+    return jsonify(body)
+
+
+@bp.post("/cases/<int:case_id>/notes")
+def add_note(case_id: int):
+    access.require(Permission.ENTRY_CREATE, case_id)
+    case, decision = access.open_case(case_id, "entry:create")
+    entry = operations.add_entry(g.user, case, decision, load(schemas.EntryIn()))
+    return jsonify(redaction.entry_out(entry, case, redaction.Disclosure())), 201
+
+
+@bp.put("/cases/<int:case_id>/notes/<int:entry_id>")
+def edit_note(case_id: int, entry_id: int):
+    case, decision = access.open_case(case_id, "entry:edit")
+    entry = db.session.get(Entry, entry_id)
+    if entry is None or entry.case_id != case.id or not decision.can_read_entry(
+            entry.info_class, entry.kind, entry.restricted_to, g.user.agency.code):
+        audit.record_now("entry:edit", "denied", case_id=case.id, rule="entry not visible",
+                         details={"entry_id": entry_id})
+        return access.abort(404)
+    entry = operations.edit_entry(g.user, case, decision, entry, load(schemas.EntryEditIn()))
+    return jsonify(redaction.entry_out(entry, case, redaction.Disclosure()))
+
+
+@bp.post("/cases/<int:case_id>/break-glass")
+def break_glass(case_id: int):
+    access.require(Permission.CASE_BREAK_GLASS, case_id)
+    data = load(schemas.BreakGlassIn())
+    case = queries.case_for_view(case_id)
+    if case is None:
+        audit.record_now("case:break-glass", "denied", rule="no such case",
+                         details={"requested_id": case_id})
+        return access.abort(404)
+    grant = operations.break_glass(g.user, case, data["reason"])
+    return jsonify(case_id=case.id, expires_at=grant.expires_at.isoformat(),
+                   classes=sorted(queries.decide(access.principal(), case).read))

@@ -1,0 +1,231 @@
+"""The case record: cases, the people in them, the case team, and versioned entries."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub import crypto
+from hub.accounts.models import Agency, Area, User
+from hub.extensions import db
+from hub.timeutil import UTCDateTime, utcnow
+
+CASE_STATUSES = ("referred", "screening", "accepted", "active", "closed")
+RISK_LEVELS = ("standard", "medium", "high")
+ENTRY_KINDS = (
+    "note", "risk_assessment", "order", "breach", "intervention", "safety_plan",
+    "meeting", "action", "intelligence", "legal_advice", "charging_decision",
+    "court_outcome", "supervision", "offending_history",
+)
+
+
+class DataKey(db.Model):
+    """A record's data key, wrapped under the master key. Erasure sets ``wrapped`` to NULL."""
+
+    __tablename__ = "data_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @classmethod
+    def new(cls) -> DataKey:
+        return cls(wrapped=current_app.extensions["hub.keyring"].new_wrapped_key())
+
+    def plain(self) -> bytes:
+        return current_app.extensions["hub.keyring"].unwrap(self.wrapped)
+
+
+class Encrypted:
+    """Mixin for models whose ``*_ct`` columns are encrypted under their ``data_key``."""
+
+    def _context(self, field: str) -> str:
+        return f"{self.__tablename__}.{field}.{self.data_key_id}"  # type: ignore[attr-defined]
+
+    def get_secret(self, field: str) -> str | None:
+        token = getattr(self, f"{field}_ct")
+        if token is None:
+            return None
+        return crypto.decrypt(self.data_key.plain(), token, self._context(field))
+
+    def set_secret(self, field: str, value: str | None) -> None:
+        token = None
+        if value is not None:
+            if self.data_key_id is None:  # type: ignore[attr-defined]
+                db.session.flush()  # the key id is part of the ciphertext's context
+            token = crypto.encrypt(self.data_key.plain(), value, self._context(field))
+        setattr(self, f"{field}_ct", token)
+
+
+class Case(db.Model):
+    """A STAC referral."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)  #: e.g. STAC-LDN-2026-0001
+    status: Mapped[str] = mapped_column(String(16), default="referred")
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    risk_level: Mapped[str] = mapped_column(String(16), default="standard")
+    summary: Mapped[str | None] = mapped_column(String(500))  #: case.core one-line summary
+    referred_on: Mapped[date] = mapped_column(Date)
+    accepted_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    next_review_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
+    version: Mapped[int] = mapped_column(default=1)  #: optimistic lock for edits
+
+    area: Mapped[Area] = relationship(lazy="joined")
+    data_key: Mapped[DataKey] = relationship()
+    parties: Mapped[list[CaseParty]] = relationship(back_populates="case", order_by="CaseParty.id")
+    members: Mapped[list[Membership]] = relationship(back_populates="case", order_by="Membership.id")
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {CASE_STATUSES}", name="status"),
+        CheckConstraint(f"risk_level IN {RISK_LEVELS}", name="risk_level"),
+    )
+
+    def people(self, party: str) -> list[Person]:
+        return [p.person for p in self.parties if p.party == party]
+
+
+class Person(Encrypted, db.Model):
+    """A perpetrator or victim. Location fields are encrypted under the person's own key."""
+
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))  #: NULL once erased
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    pnc_id: Mapped[str | None] = mapped_column(String(20))  #: Police National Computer id
+    nhs_number: Mapped[str | None] = mapped_column(String(10))
+    data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
+    address_ct: Mapped[str | None] = mapped_column(String(2000))
+    phone_ct: Mapped[str | None] = mapped_column(String(500))
+    email_ct: Mapped[str | None] = mapped_column(String(1000))
+    workplace_ct: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    data_key: Mapped[DataKey] = relationship()
+
+
+class CaseParty(db.Model):
+    """A person's part in a case: the perpetrator or a victim."""
+
+    __tablename__ = "case_parties"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    party: Mapped[str] = mapped_column(String(16))
+
+    case: Mapped[Case] = relationship(back_populates="parties")
+    person: Mapped[Person] = relationship(lazy="joined")
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "person_id", name="uq_case_parties_case_person"),
+        CheckConstraint("party IN ('perpetrator', 'victim')", name="party"),
+    )
+
+
+class Membership(db.Model):
+    """A named user, or a whole agency, on a case team. Removal keeps the row."""
+
+    __tablename__ = "case_members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    added_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    case: Mapped[Case] = relationship(back_populates="members")
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id], lazy="joined")
+    agency: Mapped[Agency | None] = relationship(lazy="joined")
+    added_by: Mapped[User] = relationship(foreign_keys=[added_by_id])
+
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (agency_id IS NULL)", name="user_or_agency"),
+    )
+
+
+class Entry(db.Model):
+    """A note, assessment, order, intervention... Content lives in its versions."""
+
+    __tablename__ = "entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    info_class: Mapped[str] = mapped_column(String(32), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    author_agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    restricted_to: Mapped[list[str] | None] = mapped_column(JSON)  #: agency codes, or NULL
+    subject_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)  #: the current version's number
+
+    author: Mapped[User] = relationship(lazy="joined")
+    author_agency: Mapped[Agency] = relationship(lazy="joined")
+    versions: Mapped[list[EntryVersion]] = relationship(
+        back_populates="entry", order_by="EntryVersion.version")
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {ENTRY_KINDS}", name="kind"),
+    )
+
+    @property
+    def current(self) -> EntryVersion:
+        return self.versions[-1]
+
+
+class EntryVersion(db.Model):
+    """One version of an entry's content, encrypted under the case's data key."""
+
+    __tablename__ = "entry_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    version: Mapped[int]
+    content_ct: Mapped[str | None] = mapped_column(String(100_000))  #: encrypted JSON
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    entry: Mapped[Entry] = relationship(back_populates="versions")
+    author: Mapped[User] = relationship(lazy="joined")
+
+    __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_entry_versions_version"),)
+
+    def context(self, case: Case) -> str:
+        return f"entry_versions.content.{self.entry_id}.{self.version}.{case.data_key_id}"
+
+    def content(self, case: Case) -> dict[str, Any]:
+        if self.content_ct is None:
+            return {}
+        return json.loads(crypto.decrypt(case.data_key.plain(), self.content_ct,
+                                         self.context(case)))
+
+    def seal(self, case: Case, content: dict[str, Any]) -> None:
+        self.content_ct = crypto.encrypt(case.data_key.plain(), json.dumps(content),
+                                         self.context(case))
+
+
+class BreakGlassGrant(db.Model):
+    """Time-limited emergency access to a case by someone not on its team."""
+
+    __tablename__ = "break_glass_grants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(1000))  #: the stated justification
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,209 @@
+"""Every write to case data. Each changes the data and records its audit event in the same
+transaction, then commits; if the audit event cannot be written nothing is written."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from hub.accounts.models import Agency, Area, User
+from hub.auditlog import writer as audit
+from hub.cases.models import (BreakGlassGrant, Case, CaseParty, DataKey, Entry, EntryVersion,
+                              Membership, Person)
+from hub.extensions import db
+from hub.policy import CaseDecision, current_policy
+from hub.timeutil import utcnow
+
+
+class OperationError(Exception):
+    """A write the hub refuses; ``status`` is the HTTP status it maps to."""
+
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+class Invalid(OperationError):
+    status = 400
+
+
+class Forbidden(OperationError):
+    status = 403
+
+
+class Conflict(OperationError):
+    status = 409
+
+
+def _new_person(data: dict, secrets: tuple[str, ...]) -> Person:
+    person = Person(name=data["name"], date_of_birth=data.get("date_of_birth"),
+                    aliases=data.get("aliases", []), pnc_id=data.get("pnc_id"),
+                    nhs_number=data.get("nhs_number"), data_key=DataKey.new())
+    db.session.add(person)
+    db.session.flush()
+    for name in secrets:
+        if data.get(name):
+            person.set_secret(name, data[name])
+    return person
+
+
+def _reference(area: Area, referred_on: date) -> str:
+    prefix = f"STAC-{area.code[:3].upper()}-{referred_on.year}-"
+    count = db.session.scalar(
+        select(func.count(Case.id)).where(Case.reference.like(f"{prefix}%"))) or 0
+    return f"{prefix}{count + 1:04d}"
+
+
+def create_case(user: User, data: dict) -> Case:
+    """A referral: the case, its perpetrator and victims, and the referrer on the team."""
+    area_code = data.get("area") or (user.area.code if user.area else None)
+    area = db.session.scalar(select(Area).where(Area.code == area_code)) if area_code else None
+    if area is None:
+        raise Invalid("unknown area", "area")
+    referred_on = data.get("referred_on") or utcnow().date()
+    case = Case(reference=_reference(area, referred_on), area=area,
+                status=data.get("status", "referred"),
+                risk_level=data.get("risk_level", "standard"), summary=data.get("summary"),
+                referred_on=referred_on, created_by_id=user.id, data_key=DataKey.new())
+    db.session.add(case)
+    perpetrator = _new_person(data["perpetrator"], ("address",))
+    victims = [_new_person(v, ("address", "phone", "email", "workplace"))
+               for v in data["victims"]]
+    db.session.add(CaseParty(case=case, person=perpetrator, party="perpetrator"))
+    db.session.add_all(CaseParty(case=case, person=v, party="victim") for v in victims)
+    db.session.add(Membership(case=case, user_id=user.id, added_by_id=user.id))
+    db.session.flush()
+    written = {"case.core", "perpetrator.identity", "victim.identity"}
+    if any(data["victims"][i].get(f) for i in range(len(victims))
+           for f in ("address", "phone", "email", "workplace")):
+        written.add("victim.location")
+    audit.record("case:create", case_id=case.id, classes=written,
+                 subject_ids=[perpetrator.id, *(v.id for v in victims)], purpose="referral", user=user)
+    audit.commit()
+    return case
+
+
+def update_case(user: User, case: Case, decision: CaseDecision, data: dict) -> Case:
+    if not decision.can_write("case.core"):
+        raise Forbidden("your agency may not change this case's core details")
+    if data["version"] != case.version:
+        raise Conflict("the case was changed by someone else; reload and try again", "version")
+    changed = {}
+    for name in ("status", "risk_level", "summary", "next_review_on"):
+        if name in data and getattr(case, name) != data[name]:
+            changed[name] = data[name]
+            setattr(case, name, data[name])
+    if changed.get("status") == "closed":
+        case.closed_on = utcnow().date()
+    if changed.get("status") in ("accepted", "active") and case.accepted_on is None:
+        case.accepted_on = utcnow().date()
+    case.version += 1
+    audit.record("case:update", case_id=case.id, classes=["case.core"],
+                 details={"fields": sorted(changed), "version": case.version}, user=user)
+    audit.commit()
+    return case
+
+
+def add_member(user: User, case: Case, data: dict) -> Membership:
+    """Add a named user or a whole agency to the case team."""
+    active = [m for m in case.members if m.removed_at is None]
+    if "username" in data:
+        member = db.session.scalar(select(User).where(User.username == data["username"]))
+        if member is None or not member.active:
+            raise Invalid("no such active user", "username")
+        if not current_policy().is_known_role(member.agency.code, member.role) or \
+                member.agency.code == "hub":
+            raise Invalid("this user does not work cases", "username")
+        if any(m.user_id == member.id for m in active):
+            raise Conflict("already on the case team", "username")
+        membership = Membership(case=case, user_id=member.id, added_by_id=user.id)
+        details = {"member_user_id": member.id}
+    else:
+        agency = db.session.scalar(select(Agency).where(Agency.code == data["agency"]))
+        if agency is None or agency.code == "hub":
+            raise Invalid("no such partner agency", "agency")
+        if any(m.agency_id == agency.id for m in active):
+            raise Conflict("that agency is already on the case team", "agency")
+        membership = Membership(case=case, agency_id=agency.id, added_by_id=user.id)
+        details = {"member_agency": agency.code}
+    db.session.add(membership)
+    db.session.flush()
+    audit.record("case:member:add", case_id=case.id, classes=["case.core"],
+                 details={**details, "membership_id": membership.id}, user=user)
+    audit.commit()
+    return membership
+
+
+def add_entry(user: User, case: Case, decision: CaseDecision, data: dict) -> Entry:
+    info_class = data["info_class"]
+    if info_class not in current_policy().classes:
+        raise Invalid(f"unknown class {info_class!r}", "class")
+    if not decision.can_write(info_class):
+        raise Forbidden(f"your agency may not write {info_class} on this case", "class")
+    restricted = _narrowing(user, data.get("restricted_to"))
+    subject = data.get("subject_person_id")
+    if subject is not None and subject not in {p.person_id for p in case.parties}:
+        raise Invalid("not a person in this case", "subject_person_id")
+    entry = Entry(case_id=case.id, kind=data.get("kind", "note"), info_class=info_class,
+                  author_id=user.id, author_agency_id=user.agency_id, restricted_to=restricted,
+                  subject_person_id=subject)
+    db.session.add(entry)
+    db.session.flush()
+    write_version(case, entry, user, data["body"])
+    audit.record("entry:create", case_id=case.id, classes=[info_class],
+                 subject_ids=[subject] if subject else [],
+                 details={"entry_id": entry.id, "kind": entry.kind, "version": 1}, user=user)
+    audit.commit()
+    return entry
+
+
+def edit_entry(user: User, case: Case, decision: CaseDecision, entry: Entry, data: dict) -> Entry:
+    """A new version; the old ones stay (DOMAIN rule 7). A stale edit is refused."""
+    if entry.author_agency_id != user.agency_id or not decision.can_write(entry.info_class):
+        raise Forbidden("only the authoring agency may edit this entry")
+    if data["version"] != entry.version:
+        raise Conflict("the entry was changed by someone else; reload and try again", "version")
+    entry.version += 1
+    write_version(case, entry, user, data["body"])
+    audit.record("entry:edit", case_id=case.id, classes=[entry.info_class],
+                 details={"entry_id": entry.id, "version": entry.version}, user=user)
+    audit.commit()
+    return entry
+
+
+def write_version(case: Case, entry: Entry, author: User, body: str) -> EntryVersion:
+    """Store the entry's content as its current version, encrypted under the case key."""
+    version = EntryVersion(entry_id=entry.id, version=entry.version, author_id=author.id)
+    db.session.add(version)
+    version.seal(case, {"body": body})
+    db.session.flush()
+    db.session.refresh(entry, ["versions"])
+    return version
+
+
+def _narrowing(user: User, agencies: list[str] | None) -> list[str] | None:
+    """Narrowing can only take away: the author's own agency always keeps the entry."""
+    if agencies is None:
+        return None
+    known = set(db.session.scalars(select(Agency.code).where(Agency.code != "hub")))
+    unknown = sorted(set(agencies) - known)
+    if unknown:
+        raise Invalid(f"unknown agencies: {', '.join(unknown)}", "restricted_to")
+    return sorted(set(agencies) | {user.agency.code})
+
+
+def break_glass(user: User, case: Case, reason: str) -> BreakGlassGrant:
+    """DOMAIN rule 4: time-limited access, a high-severity event, and a DPO alert."""
+    minutes = current_app.config["HUB_BREAK_GLASS_MINUTES"]
+    grant = BreakGlassGrant(case_id=case.id, user_id=user.id, reason=reason.strip(),
+                            expires_at=utcnow() + timedelta(minutes=minutes))
+    db.session.add(grant)
+    db.session.flush()
+    audit.record("case:break-glass", case_id=case.id, purpose="break-glass", grant_id=grant.id,
+                 details={"severity": "high", "expires_at": grant.expires_at.isoformat()}, user=user)
+    audit.commit()
+    return grant

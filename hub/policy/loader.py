@@ -1,0 +1,187 @@
+"""Load and validate `policies/`. Any problem stops start-up with file, rule and reason."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from marshmallow import Schema, ValidationError, fields, validate
+
+from hub.policy.permissions import ClassAction, Permission, Relationship
+
+
+class PolicyError(ValueError):
+    """The policy files are invalid. The message names the file, the rule and the problem."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    effect: str
+    agencies: frozenset[str]
+    roles: frozenset[str] | None  #: None: every role of the agencies
+    actions: frozenset[ClassAction]
+    classes: frozenset[str]
+    relationship: frozenset[Relationship]  #: empty for deny rules: they always apply
+    kinds: frozenset[str] | None  #: None: entries of every kind
+    source: str  #: file the rule came from
+
+    def matches(self, agency: str, role: str, action: ClassAction) -> bool:
+        return (agency in self.agencies and action in self.actions
+                and (self.roles is None or role in self.roles))
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    classes: dict[str, str]
+    agencies: dict[str, dict]  #: code -> {"name", "roles": {role: frozenset[Permission]}}
+    base_rules: tuple[Rule, ...]
+    area_rules: dict[str, tuple[Rule, ...]]  #: area code -> its (deny-only) rules
+    area_names: dict[str, str]
+    digest: str  #: SHA-256 over every policy file, recorded in each audit event
+
+
+class _RuleSchema(Schema):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*$"))
+    effect = fields.String(required=True, validate=validate.OneOf(["allow", "deny"]))
+    agencies = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    roles = fields.List(fields.String(), validate=validate.Length(min=1))
+    actions = fields.List(fields.String(validate=validate.OneOf([a.value for a in ClassAction])),
+                          required=True, validate=validate.Length(min=1))
+    classes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    relationship = fields.List(
+        fields.String(validate=validate.OneOf([r.value for r in Relationship])))
+    kinds = fields.List(fields.String(), validate=validate.Length(min=1))
+
+
+class _RulesFileSchema(Schema):
+    area = fields.String()
+    name = fields.String()
+    rules = fields.List(fields.Nested(_RuleSchema), required=True)
+
+
+class _RolesFileSchema(Schema):
+    agencies = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.Raw()),
+        required=True)
+
+
+class _ClassesFileSchema(Schema):
+    classes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+def _read(path: Path, schema: Schema) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PolicyError(f"{path.name}: cannot be read as YAML: {exc}") from None
+    try:
+        return schema.load(data if isinstance(data, dict) else {"": data})
+    except ValidationError as exc:
+        raise PolicyError(f"{path.name}: {_describe(exc.messages, data)}") from None
+
+
+def _describe(messages, data) -> str:
+    """Name the rule (by id) that failed, not just its position."""
+    if isinstance(messages, dict) and "rules" in messages and isinstance(messages["rules"], dict):
+        parts = []
+        for index, problem in messages["rules"].items():
+            rule = data["rules"][index] if isinstance(index, int) else {}
+            rule_id = rule.get("id", f"#{index + 1}") if isinstance(rule, dict) else f"#{index}"
+            parts.append(f"rule {rule_id}: {problem}")
+        return "; ".join(parts)
+    return str(messages)
+
+
+def load(policy_dir: str | Path) -> PolicySet:
+    root = Path(policy_dir)
+    if not (root / "base.yaml").is_file():
+        raise PolicyError(f"{root}: no base.yaml: the policy folder is missing or incomplete")
+    classes = _read(root / "classes.yaml", _ClassesFileSchema())["classes"]
+    agencies = _load_agencies(root / "roles.yaml")
+    base = _load_rules(root / "base.yaml", classes, agencies, area=None)
+    area_rules, area_names = {}, {}
+    for path in sorted((root / "areas").glob("*.yaml")):
+        data = _read(path, _RulesFileSchema())
+        code = data.get("area") or path.stem
+        if code != path.stem:
+            raise PolicyError(f"{path.name}: area '{code}' must match the file name")
+        area_rules[code] = _rules(path, data, classes, agencies, area=code)
+        area_names[code] = data.get("name", code.title())
+    _check_unique_ids(base, area_rules)
+    return PolicySet(classes, agencies, base, area_rules, area_names, _digest(root))
+
+
+def _load_agencies(path: Path) -> dict[str, dict]:
+    raw = _read(path, _RolesFileSchema())["agencies"]
+    agencies = {}
+    for code, spec in raw.items():
+        roles = spec.get("roles")
+        if not isinstance(roles, dict) or not roles:
+            raise PolicyError(f"{path.name}: agency {code}: needs a roles mapping")
+        parsed = {}
+        for role, perms in roles.items():
+            try:
+                parsed[role] = frozenset(Permission(p) for p in perms or [])
+            except (ValueError, TypeError) as exc:
+                raise PolicyError(f"{path.name}: agency {code} role {role}: {exc}") from None
+        agencies[code] = {"name": spec.get("name", code), "roles": parsed}
+    return agencies
+
+
+def _load_rules(path: Path, classes, agencies, area) -> tuple[Rule, ...]:
+    return _rules(path, _read(path, _RulesFileSchema()), classes, agencies, area)
+
+
+def _rules(path: Path, data: dict, classes, agencies, area) -> tuple[Rule, ...]:
+    rules = []
+    for raw in data["rules"]:
+        where = f"{path.name}: rule {raw['id']}"
+        for name in raw["classes"]:
+            if name not in classes:
+                raise PolicyError(f"{where}: unknown class '{name}'")
+        for code in raw["agencies"]:
+            if code not in agencies:
+                raise PolicyError(f"{where}: unknown agency '{code}'")
+        for role in raw.get("roles", []):
+            if not any(role in agencies[a]["roles"] for a in raw["agencies"]):
+                raise PolicyError(f"{where}: unknown role '{role}'")
+        if raw["effect"] == "allow" and not raw.get("relationship"):
+            raise PolicyError(f"{where}: an allow rule must name its relationship "
+                              "(member, break_glass): there is no access without one")
+        if raw["effect"] == "deny" and ("kinds" in raw or raw.get("relationship")):
+            raise PolicyError(f"{where}: a deny rule always applies: it takes no kinds "
+                              "or relationship")
+        if area is not None and raw["effect"] == "allow":
+            raise PolicyError(f"{where}: area policies may only narrow the base policy; "
+                              "allow rules would widen it")
+        rules.append(Rule(
+            id=raw["id"], effect=raw["effect"], agencies=frozenset(raw["agencies"]),
+            roles=frozenset(raw["roles"]) if "roles" in raw else None,
+            actions=frozenset(ClassAction(a) for a in raw["actions"]),
+            classes=frozenset(raw["classes"]),
+            relationship=frozenset(Relationship(r) for r in raw.get("relationship", [])),
+            kinds=frozenset(raw["kinds"]) if "kinds" in raw else None,
+            source=path.name))
+    return tuple(rules)
+
+
+def _check_unique_ids(base, area_rules) -> None:
+    seen: dict[str, str] = {}
+    for rule in [*base, *(r for rules in area_rules.values() for r in rules)]:
+        if rule.id in seen:
+            raise PolicyError(f"{rule.source}: rule {rule.id}: id already used in {seen[rule.id]}")
+        seen[rule.id] = rule.source
+
+
+def _digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.yaml")):
+        if "tests" in path.relative_to(root).parts:
+            continue
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()

@@ -1,0 +1,29 @@
+"""Permission names, `resource:action`, alphabetised. Unknown names raise."""
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    ADMIN_MANAGE = "admin:manage"
+    AUDIT_READ = "audit:read"
+    CASE_BREAK_GLASS = "case:break-glass"
+    CASE_CREATE = "case:create"
+    CASE_LIST = "case:list"
+    CASE_MEMBER_ADD = "case:member:add"
+    ENTRY_CREATE = "entry:create"
+    POLICY_READ = "policy:read"
+    SUBJECT_ACCESS_READ = "subject-access:read"
+
+
+class ClassAction(StrEnum):
+    """What a class rule grants or denies."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+class Relationship(StrEnum):
+    """Why a user may be looking at a case at all (DOMAIN rule 2 and 4)."""
+
+    MEMBER = "member"
+    BREAK_GLASS = "break_glass"

@@ -1,0 +1,91 @@
+"""What every web page shares: the signed-in user, the MFA gate, error pages.
+
+Shared base handling does authentication, CSRF (Flask-WTF, app-wide) and the MFA check
+once, so no page can forget them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from hub.accounts import operations as accounts
+from hub.auditlog.writer import AuditUnavailable
+from hub.extensions import login_manager
+
+# Pages a signed-in user who has not yet passed MFA may still reach.
+MFA_EXEMPT = {"accounts.mfa", "accounts.enrol", "accounts.sign_out", "static"}
+
+
+@login_manager.user_loader
+def _load_user(token: str):
+    row = accounts.load_session(token)
+    if row is None:
+        return None
+    g.session_row = row
+    row.user.session_token = token
+    return row.user
+
+
+def register(app: Flask) -> None:
+    from hub.accounts.views import bp as accounts_bp
+    from hub.auditlog.views import bp as audit_bp
+    from hub.cases.views import bp as cases_bp
+
+    login_manager.login_view = "accounts.sign_in"
+    login_manager.login_message = "Sign in to continue."
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(audit_bp)
+    # GOV.UK Frontend's stylesheet refers to its fonts and images under /assets.
+    app.register_blueprint(Blueprint(
+        "govuk_assets", __name__, static_url_path="/assets",
+        static_folder=str(Path(app.static_folder) / "govuk" / "assets")))
+    app.before_request(_load_signed_in_user)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(AuditUnavailable, _audit_unavailable)
+    app.add_url_rule("/", "home", lambda: redirect(url_for("cases.index")))
+    app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
+    app.context_processor(lambda: {"user": g.get("user")})
+
+
+def _load_signed_in_user():
+    if request.blueprint == "api":
+        return None
+    if current_user.is_authenticated:
+        row = g.get("session_row")
+        if row is not None and row.user.mfa_required and not row.mfa_passed:
+            if request.endpoint not in MFA_EXEMPT:
+                return redirect(url_for("accounts.mfa"))
+            g.pending_user = current_user._get_current_object()
+            return None
+        g.user = current_user._get_current_object()
+    elif session.get("_user_id"):
+        session.clear()  # the server-side session ended: expired, revoked or deactivated
+    return None
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _http_error(exc: HTTPException):
+    if _is_api():
+        from hub.api import _http
+
+        return _http(exc)
+    status = 400 if exc.code == 413 else (exc.code or 500)
+    return render_template("error.html", status=status, title=exc.name), status
+
+
+def _audit_unavailable(_exc):
+    if _is_api():
+        from hub.api import _audit_down
+
+        return _audit_down(_exc)
+    return render_template("error.html", status=503, title="Service unavailable",
+                           message="The audit log cannot be written right now, so nothing "
+                                   "can be shown. Try again in a few minutes."), 503

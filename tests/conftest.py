@@ -1,0 +1,147 @@
+"""Shared fixtures: the hub on SQLite and on a real PostgreSQL server, one transaction per test.
+
+Every test that takes ``app`` runs once per backend. PostgreSQL is a private server that the
+session starts (tests/support/postgres.py); the hub connects to it as the least-privileged
+``hub_app`` role, after migrations ran as ``hub_owner`` and deploy/postgres/grants.sql was
+applied, exactly as in production. Set HUB_TEST_BACKENDS=sqlite for a quick local run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from hub import create_app
+from hub.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = [b for b in os.environ.get("HUB_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
+DEMO_USERS = ["police.officer", "police.supervisor", "nhs.clinician", "probation.officer",
+              "cps.prosecutor", "advocate", "outsider.officer", "dpo", "admin"]
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    from tests.support.postgres import PostgresServer
+
+    with PostgresServer(tmp_path_factory.mktemp("pg")) as server:
+        yield server
+
+
+def postgres_database(pg, name: str) -> tuple[str, str]:
+    """A database set up as deploy/ describes: (owner URL for migrations, app URL)."""
+    from tests.support.postgres import apply_sql_file
+
+    apply_sql_file(ROOT / "deploy/postgres/roles.sql", "postgres", pg.superuser_url(),
+                   {"dbname": name, "owner_password": "owner-pw", "app_password": "app-pw"})
+    return pg.url("hub_owner", "owner-pw", name), pg.url("hub_app", "app-pw", name)
+
+
+def apply_grants(pg, owner_url: str) -> None:
+    from tests.support.postgres import apply_sql_file
+
+    apply_sql_file(ROOT / "deploy/postgres/grants.sql", None, owner_url)
+
+
+def build_app(backend: str, instance: Path, request, **overrides):
+    """Migrate a fresh database for ``backend`` and return the hub connected to it."""
+    base = {"HUB_ENV": "test", "HUB_INSTANCE_DIR": str(instance), "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False, "TESTING": True, **overrides}
+    if backend == "sqlite":
+        owner_url = app_url = f"sqlite:///{instance / 'hub.sqlite3'}"
+    else:
+        pg = request.getfixturevalue("pg_server")
+        owner_url, app_url = postgres_database(pg, f"hub_{instance.name.replace('-', '_')}")
+    with create_app({**base, "SQLALCHEMY_DATABASE_URI": owner_url}).app_context():
+        upgrade()
+        db.engine.dispose()
+    if backend == "postgres":
+        apply_grants(pg, owner_url)
+    app = create_app({**base, "SQLALCHEMY_DATABASE_URI": app_url})
+    app.config["BACKEND"] = backend
+    return app
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def app(request, tmp_path_factory):
+    from hub.seed import seed_demo
+
+    app = build_app(request.param, tmp_path_factory.mktemp(f"hub-{request.param}"), request)
+    with app.app_context():
+        seed_demo()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tokens(app) -> dict[str, dict[str, str]]:
+    """An Authorization header for every demo user, issued once per backend."""
+    from sqlalchemy import select
+
+    from hub.accounts import operations
+    from hub.accounts.models import User
+
+    headers = {}
+    with app.test_request_context():
+        for username in DEMO_USERS:
+            user = db.session.scalar(select(User).where(User.username == username))
+            token, _ttl = operations.issue_token(user)
+            headers[username] = {"Authorization": f"Bearer {token}"}
+    return headers
+
+
+@pytest.fixture
+def session(app):
+    """Run the test inside a transaction that is rolled back afterwards (savepoints).
+
+    The hub's own commits become savepoint releases, so each test sees the demo data
+    fresh and leaves nothing behind, without rebuilding the database.
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        scoped = scoped_session(sessionmaker(bind=connection,
+                                             join_transaction_mode="create_savepoint"))
+        original, db.session = db.session, scoped
+        try:
+            yield scoped
+        finally:
+            scoped.remove()
+            outer.rollback()
+            connection.close()
+            db.session = original
+
+
+@pytest.fixture
+def client(app, session):
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client, tokens):
+    """``api("nhs.clinician").get("/cases")``: the JSON API as a demo user."""
+
+    class As:
+        def __init__(self, username: str | None):
+            self.headers = tokens[username] if username else {}
+
+        def __getattr__(self, method):
+            def call(path, **kwargs):
+                headers = {**self.headers, **kwargs.pop("headers", {})}
+                return getattr(client, method)(f"/api/v1{path}", headers=headers, **kwargs)
+            return call
+
+    return As
+
+
+def demo_case_ids(session) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from hub.cases.models import Case
+
+    return {c.reference: c.id for c in session.scalars(select(Case).order_by(Case.id))}
