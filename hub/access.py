@@ -6,7 +6,7 @@ written to the audit log before the response is sent.
 
 from __future__ import annotations
 
-from flask import abort, g  # noqa: F401 -- abort is re-exported for views
+from flask import abort, g
 
 from hub.auditlog import writer as audit
 from hub.cases import queries

@@ -1,6 +1,6 @@
 """The DPO's audit routes of the JSON API. DPOs see events and record metadata, never content."""
 
-from flask import jsonify
+from flask import abort, jsonify
 
 from hub import access
 from hub.api import bp, query_args
@@ -29,7 +29,7 @@ def person_subject_access(person_id: int):
     if bundle is None:
         audit.record_now("subject-access:read", "denied", rule="no such person",
                          details={"person_id": person_id})
-        return access.abort(404)
+        abort(404)
     audit.record_now("subject-access:read", subject_ids=[person_id],
                      classes=sorted(bundle["classes"]), purpose="subject-access",
                      details={"person_id": person_id})

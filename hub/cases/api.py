@@ -1,7 +1,7 @@
 """Case routes of the JSON API. HTTP only: access comes from hub.access, writes from
 operations, every response body from redaction."""
 
-from flask import g, jsonify
+from flask import abort, g, jsonify
 
 from hub import access
 from hub.api import bp, load, query_args
@@ -97,7 +97,7 @@ def edit_note(case_id: int, entry_id: int):
             entry.info_class, entry.kind, entry.restricted_to, g.user.agency.code):
         audit.record_now("entry:edit", "denied", case_id=case.id, rule="entry not visible",
                          details={"entry_id": entry_id})
-        return access.abort(404)
+        abort(404)
     entry = operations.edit_entry(g.user, case, decision, entry, load(schemas.EntryEditIn()))
     return jsonify(redaction.entry_out(entry, case, redaction.Disclosure()))
 
@@ -110,7 +110,7 @@ def break_glass(case_id: int):
     if case is None:
         audit.record_now("case:break-glass", "denied", rule="no such case",
                          details={"requested_id": case_id})
-        return access.abort(404)
+        abort(404)
     grant = operations.break_glass(g.user, case, data["reason"])
     return jsonify(case_id=case.id, expires_at=grant.expires_at.isoformat(),
                    classes=sorted(queries.decide(access.principal(), case).read))

@@ -3,10 +3,11 @@ transaction, then commits; if the audit event cannot be written nothing is writt
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog import writer as audit
@@ -51,11 +52,9 @@ def _new_person(data: dict, secrets: tuple[str, ...]) -> Person:
     return person
 
 
-def _reference(area: Area, referred_on: date) -> str:
-    prefix = f"STAC-{area.code[:3].upper()}-{referred_on.year}-"
-    count = db.session.scalar(
-        select(func.count(Case.id)).where(Case.reference.like(f"{prefix}%"))) or 0
-    return f"{prefix}{count + 1:04d}"
+def _reference(area: Area, referred_on: date, case_id: int) -> str:
+    """Numbered by case id, so concurrent referrals can never collide."""
+    return f"STAC-{area.code[:3].upper()}-{referred_on.year}-{case_id:05d}"
 
 
 def create_case(user: User, data: dict) -> Case:
@@ -65,11 +64,13 @@ def create_case(user: User, data: dict) -> Case:
     if area is None:
         raise Invalid("unknown area", "area")
     referred_on = data.get("referred_on") or utcnow().date()
-    case = Case(reference=_reference(area, referred_on), area=area,
+    case = Case(reference=f"pending-{uuid.uuid4()}", area=area,
                 status=data.get("status", "referred"),
                 risk_level=data.get("risk_level", "standard"), summary=data.get("summary"),
                 referred_on=referred_on, created_by_id=user.id, data_key=DataKey.new())
     db.session.add(case)
+    db.session.flush()
+    case.reference = _reference(area, referred_on, case.id)
     perpetrator = _new_person(data["perpetrator"], ("address",))
     victims = [_new_person(v, ("address", "phone", "email", "workplace"))
                for v in data["victims"]]

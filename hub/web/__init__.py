@@ -6,15 +6,17 @@ once, so no page can forget them.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from hub.accounts import operations as accounts
 from hub.auditlog.writer import AuditUnavailable
-from hub.extensions import login_manager
+from hub.extensions import db, login_manager
 
 # Pages a signed-in user who has not yet passed MFA may still reach.
 MFA_EXEMPT = {"accounts.mfa", "accounts.enrol", "accounts.sign_out", "static"}
@@ -47,6 +49,9 @@ def register(app: Flask) -> None:
     app.before_request(_load_signed_in_user)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(AuditUnavailable, _audit_unavailable)
+    # A database that is down or unreachable: nothing can be read without an audit record.
+    app.register_error_handler(OperationalError, _audit_unavailable)
+    app.register_error_handler(InterfaceError, _audit_unavailable)
     app.add_url_rule("/", "home", lambda: redirect(url_for("cases.index")))
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     app.context_processor(lambda: {"user": g.get("user")})
@@ -82,6 +87,8 @@ def _http_error(exc: HTTPException):
 
 
 def _audit_unavailable(_exc):
+    with contextlib.suppress(SQLAlchemyError):  # the connection may be gone already
+        db.session.rollback()
     if _is_api():
         from hub.api import _audit_down
 
