@@ -2,8 +2,16 @@
 
 from hub.accounts.models import Agency, ApiToken, Area, LoginThrottle, User, UserSession
 from hub.auditlog.models import AuditEvent, AuditSubject
-from hub.cases.models import (BreakGlassGrant, Case, CaseParty, DataKey, Entry, EntryVersion,
-                              Membership, Person)
+from hub.cases.models import (
+                              BreakGlassGrant,
+                              Case,
+                              CaseParty,
+                              DataKey,
+                              Entry,
+                              EntryVersion,
+                              Membership,
+                              Person,
+)
 
 __all__ = ["Agency", "ApiToken", "Area", "AuditEvent", "AuditSubject", "BreakGlassGrant",
            "Case", "CaseParty", "DataKey", "Entry", "EntryVersion", "LoginThrottle",

@@ -1,6 +1,6 @@
 """Import the modules whose routes live on the API blueprint."""
 
 from hub.accounts import api as accounts_api  # noqa: F401
+from hub.api import openapi  # noqa: F401
 from hub.auditlog import api as audit_api  # noqa: F401
 from hub.cases import api as cases_api  # noqa: F401
-from hub.api import openapi  # noqa: F401

@@ -7,7 +7,15 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub import crypto
@@ -84,7 +92,8 @@ class Case(db.Model):
     area: Mapped[Area] = relationship(lazy="joined")
     data_key: Mapped[DataKey] = relationship()
     parties: Mapped[list[CaseParty]] = relationship(back_populates="case", order_by="CaseParty.id")
-    members: Mapped[list[Membership]] = relationship(back_populates="case", order_by="Membership.id")
+    members: Mapped[list[Membership]] = relationship(back_populates="case",
+                                                     order_by="Membership.id")
 
     __table_args__ = (
         CheckConstraint(f"status IN {CASE_STATUSES}", name="status"),

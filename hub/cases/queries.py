@@ -10,8 +10,7 @@ from sqlalchemy.orm import selectinload
 from hub.accounts.models import Agency
 from hub.cases.models import BreakGlassGrant, Case, CaseParty, Entry, Membership
 from hub.extensions import db
-from hub.policy import CaseDecision, Principal, Relationship, current_policy
-from hub.policy import plan
+from hub.policy import CaseDecision, Principal, Relationship, current_policy, plan
 from hub.timeutil import utcnow
 
 

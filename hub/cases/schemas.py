@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import (RAISE, Schema, ValidationError, fields, validate, validates,
-                         validates_schema)
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, RISK_LEVELS
 

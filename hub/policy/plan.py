@@ -39,14 +39,14 @@ def _in_areas(codes: set[str]) -> ColumnElement[bool]:
 def _areas(policy: Policy, principal: Principal, relationship: Relationship,
            info_class: str | None = None) -> set[str]:
     """Areas where the relationship lets the principal read anything (or ``info_class``)."""
-    result = set()
-    for area in policy.set.area_rules:
-        grants = policy.class_grants(principal.agency, principal.role, area, relationship)
-        if info_class is None and grants:
-            result.add(area)
-        elif info_class is not None and (g := grants.get(info_class)) and g.kinds is None:
-            result.add(area)
-    return result
+    def readable(grants) -> bool:
+        if info_class is None:
+            return bool(grants)
+        grant = grants.get(info_class)
+        return grant is not None and grant.kinds is None
+
+    return {area for area in policy.set.area_rules if readable(
+        policy.class_grants(principal.agency, principal.role, area, relationship))}
 
 
 def visible_cases(policy: Policy, principal: Principal, now: datetime) -> ColumnElement[bool]:
