@@ -9,9 +9,13 @@ applied, exactly as in production. Set HUB_TEST_BACKENDS=sqlite for a quick loca
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -25,11 +29,17 @@ DEMO_USERS = ["police.officer", "police.supervisor", "nhs.clinician", "probation
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def pg_server():
+    """One private server per test session, in its own folder (not pytest's, which a
+    concurrent pytest run may clean up under the running server)."""
     from tests.support.postgres import PostgresServer
 
-    with PostgresServer(tmp_path_factory.mktemp("pg")) as server:
-        yield server
+    base = Path(tempfile.mkdtemp(prefix="hub-pg-"))
+    try:
+        with PostgresServer(base / "pg") as server:
+            yield server
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def postgres_database(pg, name: str) -> tuple[str, str]:
@@ -117,9 +127,22 @@ def session(app):
             db.session = original
 
 
+class FreshGlobalsClient(FlaskClient):
+    """A test client whose every request starts with an empty ``g``, as in production.
+
+    ``session`` holds an app context open for the whole test, so Flask reuses it (and its
+    ``g``) for every request; Flask-Login would then serve the previous request's user from
+    ``g._login_user`` whatever cookie a later request carries.
+    """
+
+    def open(self, *args, **kwargs):
+        g._get_current_object().__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app, session):
-    return app.test_client()
+    return FreshGlobalsClient(app, app.response_class)
 
 
 @pytest.fixture

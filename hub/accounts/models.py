@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -33,6 +33,9 @@ class Agency(db.Model):
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    # One provider cannot speak for another's users: identity is the (issuer, subject) pair.
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject",
+                                       name="uq_users_oidc_identity"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(120))
@@ -46,6 +49,8 @@ class User(UserMixin, db.Model):
     is_demo: Mapped[bool] = mapped_column(default=False)  #: demo password, demo mode only
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    oidc_issuer: Mapped[str | None] = mapped_column(String(255))  #: exact `iss` of the provider
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))  #: `sub` at that provider
 
     agency: Mapped[Agency] = relationship(lazy="joined")
     area: Mapped[Area | None] = relationship(lazy="joined")
@@ -64,6 +69,12 @@ class User(UserMixin, db.Model):
     @property
     def mfa_required(self) -> bool:
         return not self.is_demo
+
+    @property
+    def totp_enrolled(self) -> bool:
+        """Enrolment ends when the first code is accepted; a seed alone (enrolment begun
+        and abandoned) is not enough, so the user is sent back to enrolment."""
+        return self.totp_secret_ct is not None and self.totp_last_step is not None
 
 
 class UserSession(db.Model):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.accounts import security
 from hub.accounts.models import ApiToken, LoginThrottle, User, UserSession
@@ -22,14 +23,19 @@ class SignIn:
     user: User | None = None
     throttled: bool = False
     needs_otp: bool = False
+    token: str | None = None  #: the new session token, once a web second factor passes
 
 
 def _throttle(username: str) -> LoginThrottle:
     key = security.username_key(username)
     row = db.session.get(LoginThrottle, key)
     if row is None:
-        row = LoginThrottle(username_key=key, failures=0)
-        db.session.add(row)
+        try:
+            with db.session.begin_nested():
+                row = LoginThrottle(username_key=key, failures=0)
+                db.session.add(row)
+        except IntegrityError:  # a concurrent attempt made the row first: use theirs
+            row = db.session.get(LoginThrottle, key)
     return row
 
 
@@ -42,26 +48,65 @@ def check_credentials(username: str, password: str, otp: str | None = None,
     """
     now = utcnow()
     throttle = _throttle(username)
-    if throttle.locked_until is not None and throttle.locked_until > now:
+    if _locked(throttle, now):
         audit.record_now("auth:login", "denied", rule="throttled",
                          details={"channel": channel}, user=_known(username))
         return SignIn(throttled=True)
     user = _known(username)
-    ok = security.check_password(user.password_hash if user else None, password)
-    if ok and user.is_demo and not current_app.config["HUB_DEMO"]:
-        ok = False  # the demo password is refused outside demo mode
-    if ok and not user.is_active:
-        ok = False
+    ok = _password_ok(user, password)
     if ok and channel == "api" and user.mfa_required:
-        ok = otp is not None and accept_totp(user, otp)
+        ok = otp is not None and user.totp_enrolled and accept_totp(user, otp)
     if not ok:
-        throttle.failures += 1
-        throttle.locked_until = security.lock_after(throttle.failures, now)
-        audit.record_now("auth:login", "denied", rule="bad credentials",
-                         details={"channel": channel}, user=user)
+        _failed(throttle, now, "auth:login", channel, user)
+        return SignIn()
+    needs_otp = user.mfa_required and channel == "web"
+    if not needs_otp:  # with a code still to come, the password alone clears nothing
+        throttle.failures, throttle.locked_until = 0, None
+    return SignIn(user=user, needs_otp=needs_otp)
+
+
+def check_code(row: UserSession, code: str) -> SignIn:
+    """The web's second step: a TOTP code for a session that passed the password step.
+
+    Wrong codes count against the same throttle as wrong passwords, so knowing a password
+    does not buy unlimited guesses at the code. Success rotates the session token.
+    """
+    now, user = utcnow(), row.user
+    throttle = _throttle(user.username)
+    if _locked(throttle, now):
+        audit.record_now("auth:mfa", "denied", rule="throttled", details={"channel": "web"},
+                         user=user)
+        return SignIn(throttled=True)
+    if not accept_totp(user, code):
+        _failed(throttle, now, "auth:mfa", "web", user)
         return SignIn()
     throttle.failures, throttle.locked_until = 0, None
-    return SignIn(user=user, needs_otp=user.mfa_required and channel == "web")
+    return SignIn(user=user, token=pass_mfa(row))
+
+
+def _password_ok(user: User | None, password: str) -> bool:
+    ok = security.check_password(user.password_hash if user else None, password)
+    return ok and usable(user)
+
+
+def usable(user: User) -> bool:
+    """Active, and not a demo account outside demo mode (whose password is public)."""
+    return user.is_active and (not user.is_demo or current_app.config["HUB_DEMO"])
+
+
+def _locked(throttle: LoginThrottle, now) -> bool:
+    return throttle.locked_until is not None and throttle.locked_until > now
+
+
+def _failed(throttle: LoginThrottle, now, action: str, channel: str, user: User | None) -> None:
+    # Counted in SQL, not read-modify-write: parallel guesses must each count.
+    db.session.execute(update(LoginThrottle)
+                       .where(LoginThrottle.username_key == throttle.username_key)
+                       .values(failures=LoginThrottle.failures + 1))
+    db.session.refresh(throttle)
+    throttle.locked_until = security.lock_after(throttle.failures, now)
+    audit.record_now(action, "denied", rule="bad credentials", details={"channel": channel},
+                     user=user)
 
 
 def _known(username: str) -> User | None:
@@ -104,12 +149,10 @@ def load_session(token: str) -> UserSession | None:
     """The live session for ``token``, enforcing the idle and absolute timeouts."""
     row = db.session.scalar(select(UserSession).where(
         UserSession.token_hash == security.token_hash(token), UserSession.revoked_at.is_(None)))
-    if row is None or not row.user.is_active:
+    if row is None or not usable(row.user):
         return None
-    now, config = utcnow(), current_app.config
-    if (now - row.last_seen_at > timedelta(seconds=config["HUB_SESSION_IDLE"])
-            or now - row.created_at > timedelta(seconds=config["HUB_SESSION_ABSOLUTE"])
-            or now < row.created_at - timedelta(minutes=5)):  # the clock went back: distrust
+    now = utcnow()
+    if _session_over(row, now):
         row.revoked_at = now
         db.session.commit()
         return None
@@ -119,16 +162,38 @@ def load_session(token: str) -> UserSession | None:
     return row
 
 
-def pass_mfa(session: UserSession) -> None:
+# Hosts' clocks may differ by a little; a clock further behind than this is distrusted.
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+def _session_over(row: UserSession, now) -> bool:
+    """Idle, past its absolute lifetime, or seen "in the future": a clock that went back
+    must not stretch a session, so it ends it."""
+    config = current_app.config
+    return (now - row.last_seen_at > timedelta(seconds=config["HUB_SESSION_IDLE"])
+            or now - row.created_at > timedelta(seconds=config["HUB_SESSION_ABSOLUTE"])
+            or now < row.last_seen_at - CLOCK_SKEW)
+
+
+def pass_mfa(session: UserSession) -> str:
+    """Mark the session as past MFA under a new token (the pre-MFA cookie stops working)."""
+    token = security.new_token("s")
+    session.token_hash = security.token_hash(token)
     session.mfa_passed = True
-    audit.record("auth:mfa", user=session.user)
+    audit.record("auth:mfa", details={"channel": "web"}, user=session.user)
     audit.commit()
+    return token
 
 
-def end_session(token: str, user: User) -> None:
-    db.session.execute(update(UserSession).where(
-        UserSession.token_hash == security.token_hash(token)).values(revoked_at=utcnow()))
-    audit.record("auth:logout", user=user)
+def end_session(token: str, user: User | None = None, *, reason: str = "sign-out") -> None:
+    """Revoke a browser session at once; audited as the session's user signing out."""
+    row = db.session.scalar(select(UserSession).where(
+        UserSession.token_hash == security.token_hash(token), UserSession.revoked_at.is_(None)))
+    if row is None:
+        return
+    row.revoked_at = utcnow()
+    audit.record("auth:logout", details={"channel": "web", "reason": reason},
+                 user=user or row.user)
     audit.commit()
 
 
@@ -148,7 +213,7 @@ def user_for_token(token: str) -> User | None:
         return None
     row = db.session.scalar(select(ApiToken).where(
         ApiToken.token_hash == security.token_hash(token), ApiToken.revoked_at.is_(None)))
-    if row is None or row.expires_at <= utcnow() or not row.user.is_active:
+    if row is None or row.expires_at <= utcnow() or not usable(row.user):
         return None
     return row.user
 

@@ -19,7 +19,7 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when the username is unknown, so that the response takes as long either way.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
-DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 -- documented demo credential
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 -- documented demo credential, refused outside demo mode  # nosec B105
 TOTP_STEP = 30
 TOTP_DIGITS = 6
 
@@ -49,7 +49,8 @@ def new_totp_seed() -> bytes:
 
 
 def _totp(seed: bytes) -> TOTP:
-    return TOTP(seed, TOTP_DIGITS, SHA1(), TOTP_STEP, enforce_key_length=False)
+    # RFC 6238's default; authenticator apps expect it. HMAC-SHA1 is not broken as a MAC.
+    return TOTP(seed, TOTP_DIGITS, SHA1(), TOTP_STEP, enforce_key_length=False)  # noqa: S303 -- RFC 6238 TOTP is HMAC-SHA1, which authenticator apps expect  # nosec B303
 
 
 def totp_now(seed: bytes, at: float | None = None) -> str:
@@ -60,7 +61,8 @@ def totp_uri(seed: bytes, account: str) -> str:
     return _totp(seed).get_provisioning_uri(account, "STAC Hub")
 
 
-def check_totp(seed: bytes, code: str, last_step: int | None, at: float | None = None) -> int | None:
+def check_totp(seed: bytes, code: str, last_step: int | None,
+               at: float | None = None) -> int | None:
     """The time step ``code`` belongs to (within one step of drift), if it is unused."""
     now = at if at is not None else time.time()
     if not (code.isascii() and code.isdigit() and len(code) == TOTP_DIGITS):

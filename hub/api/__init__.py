@@ -50,7 +50,10 @@ def authenticate():
 def load(schema: Schema, data=None) -> dict:
     """Validate a JSON body (or ``data``) against ``schema``; 400 naming the field."""
     if data is None:
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # json's decoder gives up on deep nesting; `silent` misses it
+            raise BadInput("the body is nested too deeply") from None
         if data is None:
             raise BadInput("the body must be a JSON object (Content-Type: application/json)")
     if not isinstance(data, dict):

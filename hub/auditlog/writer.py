@@ -38,9 +38,13 @@ def record(action: str, outcome: str = "allowed", *, case_id: int | None = None,
         policy_digest=current_app.extensions["hub.policy"].digest,
         **_who(user), **_where())
     db.session.add(event)
-    if event.subject_ids:
+    try:  # flush now: a log that cannot be written must stop the request here, as a 503
         db.session.flush()
-        db.session.add_all(AuditSubject(seq=event.seq, person_id=p) for p in event.subject_ids)
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.error("audit log write failed: %s", type(exc).__name__)
+        raise AuditUnavailable from exc
+    db.session.add_all(AuditSubject(seq=event.seq, person_id=p) for p in event.subject_ids)
     return event
 
 

@@ -11,8 +11,16 @@ from sqlalchemy import select
 
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog import writer as audit
-from hub.cases.models import (BreakGlassGrant, Case, CaseParty, DataKey, Entry, EntryVersion,
-                              Membership, Person)
+from hub.cases.models import (
+    BreakGlassGrant,
+    Case,
+    CaseParty,
+    DataKey,
+    Entry,
+    EntryVersion,
+    Membership,
+    Person,
+)
 from hub.extensions import db
 from hub.policy import CaseDecision, current_policy
 from hub.timeutil import utcnow
@@ -64,7 +72,7 @@ def create_case(user: User, data: dict) -> Case:
     if area is None:
         raise Invalid("unknown area", "area")
     referred_on = data.get("referred_on") or utcnow().date()
-    case = Case(reference=f"pending-{uuid.uuid4()}", area=area,
+    case = Case(reference=f"pending-{uuid.uuid4().hex[:24]}", area=area,  # fits String(32)
                 status=data.get("status", "referred"),
                 risk_level=data.get("risk_level", "standard"), summary=data.get("summary"),
                 referred_on=referred_on, created_by_id=user.id, data_key=DataKey.new())
@@ -83,7 +91,8 @@ def create_case(user: User, data: dict) -> Case:
            for f in ("address", "phone", "email", "workplace")):
         written.add("victim.location")
     audit.record("case:create", case_id=case.id, classes=written,
-                 subject_ids=[perpetrator.id, *(v.id for v in victims)], purpose="referral", user=user)
+                 subject_ids=[perpetrator.id, *(v.id for v in victims)], purpose="referral",
+                 user=user)
     audit.commit()
     return case
 
@@ -204,7 +213,11 @@ def break_glass(user: User, case: Case, reason: str) -> BreakGlassGrant:
                             expires_at=utcnow() + timedelta(minutes=minutes))
     db.session.add(grant)
     db.session.flush()
-    audit.record("case:break-glass", case_id=case.id, purpose="break-glass", grant_id=grant.id,
-                 details={"severity": "high", "expires_at": grant.expires_at.isoformat()}, user=user)
+    event = audit.record("case:break-glass", case_id=case.id, purpose="break-glass",
+                         grant_id=grant.id, user=user,
+                         details={"severity": "high", "expires_at": grant.expires_at.isoformat()})
+    from hub.dpo import alerts  # late: hub.dpo imports this module
+
+    alerts.on_break_glass(grant, event)
     audit.commit()
     return grant

@@ -52,7 +52,8 @@ def decide(principal: Principal, case: Case | None) -> CaseDecision:
     policy = current_policy()
     if case is None:
         return policy.case_decision(principal, "", None)
-    return policy.case_decision(principal, case.area.code, relationship(principal, case))
+    return policy.case_decision(principal, case.area.code, relationship(principal, case),
+                                case.status)
 
 
 def search(principal: Principal, q: str = "", page: int = 1, per_page: int = 20) -> Page:

@@ -7,6 +7,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    pre_load,
     validate,
     validates,
     validates_schema,
@@ -22,6 +23,16 @@ _PNC = validate.Regexp(r"^\d{2,4}/\d{1,7}[A-Z]$", error="must look like 2001/012
 class Strict(Schema):
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def no_nul(self, data, **_kwargs):
+        """PostgreSQL cannot store NUL in text: refuse it here as bad input, not a 500."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                values = value if isinstance(value, list) else [value]
+                if "\x00" in str(key) or any(isinstance(v, str) and "\x00" in v for v in values):
+                    raise ValidationError("must not contain NUL characters", str(key))
+        return data
 
 
 def _text(max_length: int, **kwargs) -> fields.String:

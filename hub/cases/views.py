@@ -3,7 +3,17 @@ redaction, exactly as the JSON API does."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 from marshmallow import ValidationError
 
@@ -77,6 +87,11 @@ def new():
 @login_required
 def show(case_id: int):
     case, decision = access.open_case(case_id)
+    return _render_case(case, decision)
+
+
+def _render_case(case, decision, status: int = 200):
+    """The case page, as the caller may see it; its disclosure is audited first."""
     out = redaction.Disclosure()
     body = redaction.case_detail(case, decision, queries.entries(case), g.user.agency.code, out)
     audit.record_now("case:read", case_id=case.id, classes=out.classes,
@@ -89,7 +104,7 @@ def show(case_id: int):
         writable=sorted(decision.write), statuses=CASE_STATUSES,
         can_add_member=_can(Permission.CASE_MEMBER_ADD),
         can_add_entry=_can(Permission.ENTRY_CREATE) and bool(decision.write),
-        class_names=current_policy().set.classes)
+        class_names=current_policy().set.classes), status
 
 
 @bp.route("/<int:case_id>/notes/new", methods=["GET", "POST"])
@@ -122,17 +137,22 @@ def new_entry(case_id: int):
 @login_required
 def add_member(case_id: int):
     access.require(Permission.CASE_MEMBER_ADD, case_id)
-    case, _decision = access.open_case(case_id, "case:member:add")
+    case, decision = access.open_case(case_id, "case:member:add")
     raw = {k: v.strip() for k, v in request.form.items() if k in ("username", "agency") and v}
     try:
         operations.add_member(g.user, case, schemas.MemberIn().load(raw))
     except ValidationError as exc:
-        flash(next(iter(_form_errors(exc).values())), "error")
+        return _member_refused(case, decision, next(iter(_form_errors(exc).values())), 400)
     except operations.OperationError as exc:
-        flash(exc.message, "error")
-    else:
-        flash("Added to the case team.")
+        return _member_refused(case, decision, exc.message, exc.status)
+    flash("Added to the case team.")
     return redirect(url_for(".show", case_id=case.id))
+
+
+def _member_refused(case, decision, message: str, status: int):
+    """A refused change writes nothing: the case page again, with the reason and a 4xx."""
+    flash(message, "error")
+    return _render_case(case, decision, status)
 
 
 @bp.route("/<int:case_id>/break-glass", methods=["GET", "POST"])

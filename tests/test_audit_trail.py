@@ -1,0 +1,241 @@
+"""The audit trail: one event per access, naming what was disclosed; denials recorded; writes
+recorded in the same transaction; and no data at all when the log cannot be written."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, make_url, select
+
+from hub.auditlog.models import AuditEvent
+from tests.helpers_matrix import (
+    DEMO_PASSWORD,
+    ROW_TABLES,
+    case_data_strings,
+    demo_cases,
+    found,
+    readable,
+    row_counts,
+    sign_in,
+)
+
+REASON = "Imminent risk reported by a neighbour tonight"
+PG_SWITCH = "stac_test.audit_outage"
+
+
+@pytest.fixture(scope="module")
+def outage_trigger(app, tokens, request):
+    """On PostgreSQL, a BEFORE INSERT trigger on audit_events that raises while the test's
+    own connection has turned the switch on. hub_app may not create triggers, so the
+    superuser creates it (committed) before any test transaction holds a lock on the table,
+    and drops it afterwards. On SQLite ``AuditOutage`` creates the trigger itself."""
+    if app.config["BACKEND"] != "postgres":
+        yield
+        return
+    pg = request.getfixturevalue("pg_server")
+    dbname = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
+    pg.execute(f"""
+        CREATE FUNCTION test_audit_outage() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF current_setting('{PG_SWITCH}', true) = 'on' THEN
+                RAISE EXCEPTION 'audit log unavailable (test)';
+            END IF;
+            RETURN NEW;
+        END $$""", dbname=dbname)
+    pg.execute("CREATE TRIGGER test_audit_outage BEFORE INSERT ON audit_events FOR EACH ROW "
+               "EXECUTE FUNCTION test_audit_outage()", dbname=dbname)
+    yield
+    pg.execute("DROP TRIGGER test_audit_outage ON audit_events", dbname=dbname)
+    pg.execute("DROP FUNCTION test_audit_outage()", dbname=dbname)
+
+
+class AuditOutage:
+    """Every insert into audit_events fails for real until the test's transaction ends."""
+
+    def __init__(self, app, session):
+        self.backend, self.session = app.config["BACKEND"], session
+
+    def start(self) -> None:
+        self.session.commit()  # no savepoint open: the hub's rollbacks must not undo this
+        connection = self.session.get_bind()
+        if self.backend == "sqlite":
+            connection.exec_driver_sql(
+                "CREATE TRIGGER test_audit_outage BEFORE INSERT ON audit_events "
+                "BEGIN SELECT RAISE(ABORT, 'audit log unavailable (test)'); END")
+        else:
+            connection.exec_driver_sql(f"SELECT set_config('{PG_SWITCH}', 'on', false)")
+
+
+@pytest.fixture
+def outage(outage_trigger, app, session):
+    return AuditOutage(app, session)
+
+
+@pytest.fixture
+def cases(session):
+    return demo_cases(session)
+
+
+def last_seq(session) -> int:
+    return session.scalar(select(func.max(AuditEvent.seq))) or 0
+
+
+def events_after(session, seq: int) -> list[AuditEvent]:
+    session.expire_all()
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.seq > seq)
+                                .order_by(AuditEvent.seq)))
+
+
+def expected_classes(username: str, case) -> set[str]:
+    """What a case view discloses: its core, the people and each visible entry's class."""
+    from tests.helpers_matrix import entry_visible
+
+    seen = {c for c, k, r, _b in case.entries.values()
+            if entry_visible(username, case.area, c, k, r)}
+    people = {"case.core", "perpetrator.identity", "victim.identity", "victim.location"}
+    return seen | (people & readable(username, case.area))
+
+
+# -- reads -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("username", ["police.officer", "nhs.clinician", "probation.officer",
+                                      "cps.prosecutor", "advocate"])
+def test_each_case_view_records_one_event_naming_classes_and_victims(
+        api, client, session, cases, username):
+    sign_in(client, username)
+    for case in cases:
+        for fetch in (lambda c=case: api(username).get(f"/cases/{c.id}"),
+                      lambda c=case: client.get(f"/cases/{c.id}")):
+            before = last_seq(session)
+            assert fetch().status_code == 200
+            (event,) = events_after(session, before)
+            assert (event.action, event.outcome, event.case_id) == ("case:read", "allowed",
+                                                                    case.id)
+            assert event.username == username and event.purpose == "member"
+            assert set(event.classes) == expected_classes(username, case)
+            victims = {i for i, _n in case.victims}
+            assert set(event.subject_ids) == victims | {case.perpetrator[0]}
+
+
+def test_notes_list_records_one_event(api, session, cases):
+    case = cases[0]
+    before = last_seq(session)
+    r = api("cps.prosecutor").get(f"/cases/{case.id}/notes")
+    assert r.status_code == 200
+    (event,) = events_after(session, before)
+    assert event.action == "entry:list" and event.case_id == case.id
+    assert set(event.classes) == {e["class"] for e in r.json["items"]}
+
+
+@pytest.mark.parametrize("query", ["", "?q=Fictitious", "?q=STAC"])
+def test_list_and_search_events_name_the_case_ids(api, client, session, query):
+    sign_in(client, "advocate")
+    for fetch in (lambda: api("advocate").get(f"/cases{query}"),
+                  lambda: client.get(f"/cases/{query}")):
+        before = last_seq(session)
+        r = fetch()
+        assert r.status_code == 200
+        (event,) = events_after(session, before)
+        assert event.action == ("case:search" if query else "case:list")
+        assert event.details["case_ids"]
+    returned = [item["id"] for item in api("advocate").get(f"/cases{query}").json["items"]]
+    assert event.details["case_ids"] == returned
+
+
+def test_denials_are_recorded(api, session, cases):
+    case = cases[0]
+    checks = [("outsider.officer", "get", f"/cases/{case.id}", 404, "case:read"),
+              ("dpo", "get", f"/cases/{case.id}/notes", 404, "entry:list"),
+              ("admin", "get", "/cases", 403, "case:list"),
+              ("nhs.clinician", "post", "/cases", 403, "case:create"),
+              ("cps.prosecutor", "post", f"/cases/{case.id}/break-glass", 403,
+               "case:break-glass")]
+    for username, method, path, status, action in checks:
+        before = last_seq(session)
+        assert getattr(api(username), method)(path, json={}).status_code == status
+        (event,) = events_after(session, before)
+        assert (event.action, event.outcome, event.username) == (action, "denied", username)
+
+
+# -- writes ------------------------------------------------------------------------------------
+def _write_checks(cases):
+    case = cases[0]
+    return [
+        ("police.officer", "post", "/cases", {"perpetrator": {"name": "New Perp"},
+                                               "victims": [{"name": "New Victim",
+                                                            "address": "1 New Road"}]},
+         "case:create", "cases"),
+        ("nhs.clinician", "post", f"/cases/{case.id}/notes",
+         {"body": "Session 4 notes.", "class": "clinical"}, "entry:create", "entries"),
+        ("advocate", "post", f"/cases/{case.id}/members", {"username": "outsider.officer"},
+         "case:member:add", "case_members"),
+        ("police.supervisor", "post", f"/cases/{case.id}/break-glass", {"reason": REASON},
+         "case:break-glass", "break_glass_grants"),
+    ]
+
+
+def test_each_write_records_exactly_one_event_with_its_data(api, session, cases):
+    for username, method, path, body, action, table in _write_checks(cases):
+        before, rows = last_seq(session), row_counts(session)
+        r = getattr(api(username), method)(path, json=body)
+        assert r.status_code in (200, 201), (path, r.json)
+        (event,) = events_after(session, before)
+        assert (event.action, event.outcome, event.username) == (action, "allowed", username)
+        assert row_counts(session)[table] == rows[table] + 1
+        if action == "case:create":
+            assert event.case_id == r.json["id"]
+            assert {"case.core", "victim.location"} <= set(event.classes)
+        if action == "case:break-glass":
+            assert event.purpose == "break-glass" and event.grant_id is not None
+
+
+# -- fail closed -------------------------------------------------------------------------------
+def _assert_nothing_disclosed(response, strings, what) -> None:
+    assert response.status_code == 503, (what, response.status_code)
+    assert not found(response.get_data(as_text=True), strings), what
+
+
+def test_reads_fail_closed_when_the_audit_log_cannot_be_written(
+        outage, api, client, session, cases):
+    sign_in(client, "police.officer")
+    strings = case_data_strings(cases)
+    outage.start()
+    before = row_counts(session, ("audit_events",))
+    case = cases[0]
+    name = case.victims[0][1]
+    for path in (f"/cases/{case.id}", f"/cases/{case.id}/notes", "/cases",
+                 f"/cases?q={name}", f"/cases?q={case.reference}"):
+        _assert_nothing_disclosed(api("police.officer").get(path), strings, path)
+        assert api("police.officer").get(path).get_json()["error"]["code"]
+    for path in (f"/cases/{case.id}", "/cases/", f"/cases/?q={name}"):
+        _assert_nothing_disclosed(client.get(path), strings, path)
+    # a denial cannot be recorded either, so it is not answered
+    assert api("outsider.officer").get(f"/cases/{case.id}").status_code == 503
+    assert row_counts(session, ("audit_events",)) == before
+
+
+def test_writes_fail_closed_and_write_nothing(outage, api, client, session, cases):
+    sign_in(client, "police.officer")
+    strings = [*case_data_strings(cases), "New Perp", "New Victim", "Session 4 notes."]
+    outage.start()
+    before = row_counts(session, (*ROW_TABLES, "audit_events"))
+    for username, method, path, body, _action, _table in _write_checks(cases):
+        r = getattr(api(username), method)(path, json=body)
+        _assert_nothing_disclosed(r, strings, path)
+    case = cases[0]
+    pages = [("/cases/new", {"perpetrator_name": "New Perp", "victim_name": "New Victim"}),
+             (f"/cases/{case.id}/notes/new", {"body": "Session 4 notes.", "class": "orders"}),
+             (f"/cases/{case.id}/members", {"username": "outsider.officer"})]
+    for path, form in pages:
+        _assert_nothing_disclosed(client.post(path, data=form), strings, path)
+    assert row_counts(session, (*ROW_TABLES, "audit_events")) == before
+
+
+def test_sign_in_fails_closed(outage, client, session):
+    outage.start()
+    r = client.post("/sign-in", data={"username": "advocate", "password": DEMO_PASSWORD})
+    assert r.status_code == 503
+    assert client.get("/cases/").status_code in (302, 401)
+
+
+def test_outage_is_over_after_the_test(api, cases):
+    """The switch is scoped to a test: the next test reads normally (guards the fixture)."""
+    assert api("police.officer").get(f"/cases/{cases[0].id}").status_code == 200
