@@ -2,12 +2,12 @@
 
 from flask import current_app
 
-from hub.policy.engine import DENIED, CaseDecision, Policy, Principal
+from hub.policy.engine import DENIED, CaseDecision, Explanation, Policy, Principal
 from hub.policy.loader import PolicyError, load
 from hub.policy.permissions import ClassAction, Permission, Relationship
 
-__all__ = ["DENIED", "CaseDecision", "ClassAction", "Permission", "Policy", "PolicyError",
-           "Principal", "Relationship", "current_policy", "load_policy"]
+__all__ = ["DENIED", "CaseDecision", "ClassAction", "Explanation", "Permission", "Policy",
+           "PolicyError", "Principal", "Relationship", "current_policy", "load_policy"]
 
 
 def load_policy(policy_dir) -> Policy:

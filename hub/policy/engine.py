@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from hub.policy.loader import PolicySet, Rule
-from hub.policy.permissions import ClassAction, Permission, Relationship
+from hub.policy.permissions import CASE_STATUSES, ClassAction, Permission, Relationship
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,14 @@ class Principal:
     agency: str
     role: str
     area: str | None = None
+    #: the agency's row id when known: lets SQL filters use a literal the planner can
+    #: estimate, instead of a sub-select by ``agency`` code
+    agency_id: int | None = None
 
     @classmethod
     def of(cls, user) -> Principal:
         return cls(user.id, user.username, user.agency.code, user.role,
-                   user.area.code if user.area else None)
+                   user.area.code if user.area else None, user.agency_id)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,33 @@ class ClassGrant:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """The rule that decided one question, or the absence of one."""
+
+    effect: str  #: "allow" or "deny"
+    rule: str  #: a rule id, or DEFAULT_DENY / NO_RELATIONSHIP / UNKNOWN_AREA
+    source: str = ""  #: the policy file holding the rule ("" for the built-in defaults)
+    detail: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.effect == "allow"
+
+    def __str__(self) -> str:
+        if self.source:
+            verb = "allowed" if self.allowed else "denied"
+            return f"{verb} by {self.rule} ({self.source}){self.detail}"
+        return self.detail
+
+
+DEFAULT_DENY, NO_RELATIONSHIP, UNKNOWN_AREA = "default-deny", "no-relationship", "unknown-area"
+AUTHOR_NARROWING = "author-narrowing"
+_NO_RULE = Explanation("deny", DEFAULT_DENY, detail="denied by default: no rule allows it")
+_NO_RELATIONSHIP = Explanation(
+    "deny", NO_RELATIONSHIP, detail="deny by default: no relationship with the case")
+
+
+@dataclass(frozen=True)
 class CaseDecision:
     """What one principal may see and do on one case."""
 
@@ -49,8 +79,10 @@ class CaseDecision:
     read: dict[str, ClassGrant] = field(default_factory=dict)
     write: frozenset[str] = frozenset()
     withheld: tuple[str, ...] = ()
-    why: str = "deny by default: no relationship with the case"
+    why: str = _NO_RELATIONSHIP.detail
     digest: str = ""
+    #: (action, class) -> the rule that decided it, for every class of the policy
+    reasons: dict[tuple[ClassAction, str], Explanation] = field(default_factory=dict)
 
     def can_read(self, info_class: str) -> bool:
         grant = self.read.get(info_class)
@@ -66,6 +98,29 @@ class CaseDecision:
     def can_write(self, info_class: str) -> bool:
         return info_class in self.write
 
+    def explain(self, info_class: str, action: ClassAction = ClassAction.READ) -> Explanation:
+        """The deciding rule for ``action`` on ``info_class`` in this decision."""
+        found = self.reasons.get((ClassAction(action), info_class))
+        if found is not None:
+            return found
+        return Explanation("deny", NO_RELATIONSHIP if self.relationship is None
+                           else UNKNOWN_AREA, detail=self.why)
+
+    def explain_entry(self, info_class: str, kind: str, restricted_to,
+                      agency: str) -> Explanation:
+        """Why one entry is shown or hidden: the class rule, its kinds, then narrowing."""
+        verdict = self.explain(info_class)
+        grant = self.read.get(info_class)
+        if grant is None:
+            return verdict
+        if grant.kinds is not None and kind not in grant.kinds:
+            return Explanation("deny", DEFAULT_DENY, detail=f"denied by default: {grant.rule} "
+                               f"allows only entries of kinds {', '.join(sorted(grant.kinds))}")
+        if restricted_to is not None and agency not in restricted_to:
+            return Explanation("deny", AUTHOR_NARROWING, detail="denied: its author narrowed "
+                               f"it to {', '.join(sorted(restricted_to)) or 'nobody'}")
+        return verdict
+
     @property
     def classes(self) -> list[str]:
         """Classes disclosed (wholly or in part), for the audit record."""
@@ -80,7 +135,10 @@ class Policy:
         self.set = policy_set
         self.digest = policy_set.digest
         self.classes = tuple(policy_set.classes)
+        # Decisions depend only on these facts, so each is computed once per process.
+        self._verdicts = cache(self._compute_verdicts)
         self._grants = cache(self._compute_grants)
+        self._decisions = cache(self._compute_decision)
 
     # -- permissions that are not about classes ------------------------------------------
     def roles(self, agency: str) -> dict[str, frozenset[Permission]]:
@@ -90,71 +148,101 @@ class Policy:
         return role in self.roles(agency)
 
     def has_permission(self, principal: Principal | None, permission: Permission) -> bool:
+        return self.explain_permission(principal, permission).allowed
+
+    def explain_permission(self, principal: Principal | None,
+                           permission: Permission) -> Explanation:
+        """Unknown permission names raise; a missing user is denied first."""
         if principal is None:
-            return False
+            return Explanation("deny", DEFAULT_DENY, detail="denied: nobody is signed in")
         if not isinstance(permission, Permission):
             raise TypeError(f"unknown permission {permission!r}")
-        return permission in self.roles(principal.agency).get(principal.role, frozenset())
+        if permission in self.roles(principal.agency).get(principal.role, frozenset()):
+            return Explanation("allow", f"{principal.agency}/{principal.role}", "roles.yaml",
+                               f": the role has {permission}")
+        return Explanation("deny", DEFAULT_DENY, detail=f"denied by default: role "
+                           f"{principal.agency}/{principal.role} lacks {permission}")
 
     # -- classes ---------------------------------------------------------------------------
+    def verdicts(self, agency: str, role: str, area: str, relationship: Relationship,
+                 action: ClassAction = ClassAction.READ,
+                 status: str | None = None) -> dict[str, Explanation]:
+        """For every class, the rule deciding ``action``: explicit deny wins, then allow."""
+        return self._verdicts(agency, role, area, relationship, ClassAction(action), status)
+
     def class_grants(self, agency: str, role: str, area: str, relationship: Relationship,
-                     action: ClassAction = ClassAction.READ) -> dict[str, ClassGrant]:
-        return self._grants(agency, role, area, relationship, action)
+                     action: ClassAction = ClassAction.READ,
+                     status: str | None = None) -> dict[str, ClassGrant]:
+        return self._grants(agency, role, area, relationship, ClassAction(action), status)
 
-    def _compute_grants(self, agency, role, area, relationship, action) -> dict[str, ClassGrant]:
-        grants: dict[str, ClassGrant] = {}
-        for rule in self._allows(agency, role, action, relationship):
+    def _compute_grants(self, agency, role, area, relationship, action, status):
+        kinds = self._kinds(agency, role, area, relationship, action, status)
+        return {name: ClassGrant(v.rule, kinds.get(name))
+                for name, v in self.verdicts(agency, role, area, relationship, action,
+                                             status).items() if v.allowed}
+
+    def _compute_verdicts(self, agency, role, area, relationship, action, status):
+        allows, denies = {}, {}
+        for rule in self._rules(agency, role, action, area, status):
+            target = denies if rule.effect == "deny" else allows
+            if rule.effect == "allow" and relationship not in rule.relationship:
+                continue
             for name in rule.classes:
-                grants[name] = _merge(grants.get(name), rule)
-        for rule in self._denies(agency, role, action, area):
-            for name in rule.classes:
-                grants.pop(name, None)
-        return grants
+                target.setdefault(name, []).append(rule)
+        return {name: _verdict(denies.get(name), allows.get(name)) for name in self.classes}
 
-    def _allows(self, agency, role, action, relationship) -> Iterable[Rule]:
-        return (r for r in self.set.base_rules if r.effect == "allow"
-                and r.matches(agency, role, action) and relationship in r.relationship)
+    def _kinds(self, agency, role, area, relationship, action, status) -> dict:
+        """Classes granted only for some entry kinds: the union over the allowing rules."""
+        kinds: dict[str, frozenset[str] | None] = {}
+        for rule in self._rules(agency, role, action, area, status):
+            if rule.effect == "allow" and relationship in rule.relationship:
+                for name in rule.classes:
+                    before = kinds.get(name, frozenset())
+                    kinds[name] = None if before is None or rule.kinds is None \
+                        else before | rule.kinds
+        return kinds
 
-    def _denies(self, agency, role, action, area) -> Iterable[Rule]:
-        rules = [*self.set.base_rules, *self.set.area_rules.get(area, ())]
-        return (r for r in rules if r.effect == "deny" and r.matches(agency, role, action))
+    def _rules(self, agency, role, action, area, status) -> Iterable[Rule]:
+        rules = (*self.set.base_rules, *self.set.area_rules.get(area, ()))
+        return [r for r in rules if r.matches(agency, role, action) and r.holds(status)]
 
-    def case_decision(self, principal: Principal, area: str,
-                      relationship: Relationship | None) -> CaseDecision:
-        """Everything ``principal`` may see and do on a case in ``area``."""
+    def case_decision(self, principal: Principal, area: str, relationship: Relationship | None,
+                      status: str | None = None) -> CaseDecision:
+        """Everything ``principal`` may see and do on a case in ``area`` with ``status``.
+
+        An unknown ``status`` fails closed: every status-conditioned deny applies.
+        """
         if relationship is None:
             return DENIED
+        return self._decisions(principal.agency, principal.role, area, relationship, status)
+
+    def _compute_decision(self, agency, role, area, relationship, status) -> CaseDecision:
         if area not in self.set.area_rules:
             return CaseDecision(False, relationship, why=f"area {area!r} has no policy",
                                 digest=self.digest)
-        read = self.class_grants(principal.agency, principal.role, area, relationship)
-        write = frozenset(self.class_grants(principal.agency, principal.role, area,
-                                            relationship, ClassAction.WRITE))
+        facts = (agency, role, area, relationship)
+        reasons = {(action, name): v for action in ClassAction
+                   for name, v in self.verdicts(*facts, action, status).items()}
+        read = self.class_grants(*facts, ClassAction.READ, status)
+        write = frozenset(self.class_grants(*facts, ClassAction.WRITE, status))
         if not read:
-            return CaseDecision(False, relationship, why=f"no rule lets {principal.agency} "
-                                f"{principal.role} read any class as {relationship.value}",
-                                digest=self.digest)
+            return CaseDecision(False, relationship, why=f"no rule lets {agency} "
+                                f"{role} read any class as {relationship.value}",
+                                digest=self.digest, reasons=reasons)
         withheld = tuple(c for c in self.classes if not (c in read and read[c].kinds is None))
         rules = sorted({g.rule for g in read.values()})
         return CaseDecision(True, relationship, read, write, withheld,
                             why=f"{relationship.value}; allowed by {', '.join(rules)}",
-                            digest=self.digest)
+                            digest=self.digest, reasons=reasons)
 
     def explain(self, principal: Principal, area: str, relationship: Relationship | None,
-                info_class: str, action: ClassAction = ClassAction.READ) -> str:
-        """The rule that decided, or the absence of one."""
+                info_class: str, action: ClassAction = ClassAction.READ,
+                status: str | None = None) -> Explanation:
+        """The rule that decided, or the absence of one: the same answer as the decision."""
         if info_class not in self.set.classes:
             raise KeyError(f"unknown class {info_class!r}")
-        if relationship is None:
-            return DENIED.why
-        for rule in self._denies(principal.agency, principal.role, action, area):
-            if info_class in rule.classes:
-                return f"denied by {rule.id} ({rule.source})"
-        for rule in self._allows(principal.agency, principal.role, action, relationship):
-            if info_class in rule.classes:
-                scope = f" for kinds {sorted(rule.kinds)}" if rule.kinds else ""
-                return f"allowed by {rule.id} ({rule.source}){scope}"
-        return "denied by default: no rule allows it"
+        return self.case_decision(principal, area, relationship, status).explain(
+            info_class, action)
 
     def areas_where_readable(self, principal: Principal, info_class: str) -> set[str]:
         """Areas in which ``principal`` may read the whole of ``info_class`` as a member."""
@@ -170,32 +258,52 @@ class Policy:
                        for a in r.agencies})
 
     def matrix(self) -> list[dict]:
-        """Rows of the effective access matrix for every area, agency and role."""
+        """Rows of the effective access matrix for every area, agency and role.
+
+        Cells are "-", "R", "W", "R (safety_plan only)" and "... (not when closed)" where a
+        status condition takes the access away for some case statuses.
+        """
         rows = []
         for area in sorted(self.set.area_rules):
             for agency, spec in self.set.agencies.items():
                 for role in spec["roles"]:
-                    read = self.class_grants(agency, role, area, Relationship.MEMBER)
-                    bg = self.class_grants(agency, role, area, Relationship.BREAK_GLASS)
-                    write = self.class_grants(agency, role, area, Relationship.MEMBER,
-                                              ClassAction.WRITE)
-                    for name in self.classes:
-                        rows.append({"area": area, "agency": agency, "role": role,
-                                     "class": name, "read": _cell(read.get(name)),
-                                     "write": name in write,
-                                     "break_glass_read": _cell(bg.get(name))})
+                    rows.extend(self._matrix_rows(area, agency, role))
         return rows
 
+    def _matrix_rows(self, area: str, agency: str, role: str) -> list[dict]:
+        def cells(relationship, action, letter):
+            by_status = {s: self.class_grants(agency, role, area, relationship, action, s)
+                         for s in CASE_STATUSES}
+            return {name: _cell(letter, {s: g.get(name) for s, g in by_status.items()})
+                    for name in self.classes}
 
-def _merge(existing: ClassGrant | None, rule: Rule) -> ClassGrant:
-    if existing is None:
-        return ClassGrant(rule.id, rule.kinds)
-    if existing.kinds is None or rule.kinds is None:
-        return ClassGrant(existing.rule if existing.kinds is None else rule.id, None)
-    return ClassGrant(existing.rule, existing.kinds | rule.kinds)
+        read = cells(Relationship.MEMBER, ClassAction.READ, "R")
+        write = cells(Relationship.MEMBER, ClassAction.WRITE, "W")
+        bg = cells(Relationship.BREAK_GLASS, ClassAction.READ, "R")
+        return [{"area": area, "agency": agency, "role": role, "class": name,
+                 "read": read[name], "write": write[name] != "-", "write_cell": write[name],
+                 "break_glass_read": bg[name]} for name in self.classes]
 
 
-def _cell(grant: ClassGrant | None) -> str:
-    if grant is None:
+def _verdict(denies: list[Rule] | None, allows: list[Rule] | None) -> Explanation:
+    """Explicit deny wins; then the first allow that grants the whole class; else default."""
+    if denies:
+        return Explanation("deny", denies[0].id, denies[0].source)
+    if not allows:
+        return _NO_RULE
+    whole = next((r for r in allows if r.kinds is None), None)
+    if whole is not None:
+        return Explanation("allow", whole.id, whole.source)
+    kinds = sorted(set().union(*(r.kinds for r in allows)))
+    return Explanation("allow", allows[0].id, allows[0].source,
+                       f" for entries of kinds {', '.join(kinds)} only")
+
+
+def _cell(letter: str, grants: dict[str, ClassGrant | None]) -> str:
+    granted = [s for s, g in grants.items() if g is not None]
+    if not granted:
         return "-"
-    return "R" if grant.kinds is None else f"R ({', '.join(sorted(grant.kinds))} only)"
+    sample = grants[granted[0]]
+    text = letter if sample.kinds is None else f"{letter} ({', '.join(sorted(sample.kinds))} only)"
+    missing = [s for s in grants if s not in granted]
+    return f"{text} (not when {', '.join(missing)})" if missing else text

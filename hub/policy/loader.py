@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from marshmallow import Schema, ValidationError, fields, validate
 
-from hub.policy.permissions import ClassAction, Permission, Relationship
+from hub.policy.permissions import CASE_STATUSES, ENTRY_KINDS, ClassAction, Permission, Relationship
 
 
 class PolicyError(ValueError):
@@ -27,10 +27,21 @@ class Rule:
     relationship: frozenset[Relationship]  #: empty for deny rules: they always apply
     kinds: frozenset[str] | None  #: None: entries of every kind
     source: str  #: file the rule came from
+    statuses: frozenset[str] | None = None  #: None: whatever the case's status
+    description: str = ""  #: why the rule exists, shown on the matrix page
 
     def matches(self, agency: str, role: str, action: ClassAction) -> bool:
         return (agency in self.agencies and action in self.actions
                 and (self.roles is None or role in self.roles))
+
+    def holds(self, status: str | None) -> bool:
+        """Whether the status condition holds. An unknown status fails closed: a
+        conditional deny applies and a conditional allow does not."""
+        if self.statuses is None:
+            return True
+        if status is None:
+            return self.effect == "deny"
+        return status in self.statuses
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,11 @@ class _RuleSchema(Schema):
     classes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     relationship = fields.List(
         fields.String(validate=validate.OneOf([r.value for r in Relationship])))
-    kinds = fields.List(fields.String(), validate=validate.Length(min=1))
+    kinds = fields.List(fields.String(validate=validate.OneOf(ENTRY_KINDS)),
+                        validate=validate.Length(min=1))
+    statuses = fields.List(fields.String(validate=validate.OneOf(CASE_STATUSES)),
+                           validate=validate.Length(min=1))
+    description = fields.String()
 
 
 class _RulesFileSchema(Schema):
@@ -137,36 +152,54 @@ def _load_rules(path: Path, classes, agencies, area) -> tuple[Rule, ...]:
 
 
 def _rules(path: Path, data: dict, classes, agencies, area) -> tuple[Rule, ...]:
-    rules = []
-    for raw in data["rules"]:
-        where = f"{path.name}: rule {raw['id']}"
-        for name in raw["classes"]:
-            if name not in classes:
-                raise PolicyError(f"{where}: unknown class '{name}'")
-        for code in raw["agencies"]:
-            if code not in agencies:
-                raise PolicyError(f"{where}: unknown agency '{code}'")
-        for role in raw.get("roles", []):
-            if not any(role in agencies[a]["roles"] for a in raw["agencies"]):
-                raise PolicyError(f"{where}: unknown role '{role}'")
-        if raw["effect"] == "allow" and not raw.get("relationship"):
-            raise PolicyError(f"{where}: an allow rule must name its relationship "
-                              "(member, break_glass): there is no access without one")
-        if raw["effect"] == "deny" and ("kinds" in raw or raw.get("relationship")):
-            raise PolicyError(f"{where}: a deny rule always applies: it takes no kinds "
-                              "or relationship")
-        if area is not None and raw["effect"] == "allow":
-            raise PolicyError(f"{where}: area policies may only narrow the base policy; "
-                              "allow rules would widen it")
-        rules.append(Rule(
-            id=raw["id"], effect=raw["effect"], agencies=frozenset(raw["agencies"]),
-            roles=frozenset(raw["roles"]) if "roles" in raw else None,
-            actions=frozenset(ClassAction(a) for a in raw["actions"]),
-            classes=frozenset(raw["classes"]),
-            relationship=frozenset(Relationship(r) for r in raw.get("relationship", [])),
-            kinds=frozenset(raw["kinds"]) if "kinds" in raw else None,
-            source=path.name))
-    return tuple(rules)
+    return tuple(build_rule(raw, path.name, classes, agencies, area) for raw in data["rules"])
+
+
+def build_rule(raw: dict, source: str, classes, agencies, area: str | None) -> Rule:
+    """One validated rule; ``raw`` has passed ``_RuleSchema``. Raises naming the rule."""
+    where = f"{source}: rule {raw['id']}"
+    problem = _rule_problem(raw, classes, agencies, area)
+    if problem:
+        raise PolicyError(f"{where}: {problem}")
+    return Rule(
+        id=raw["id"], effect=raw["effect"], agencies=frozenset(raw["agencies"]),
+        roles=frozenset(raw["roles"]) if "roles" in raw else None,
+        actions=frozenset(ClassAction(a) for a in raw["actions"]),
+        classes=frozenset(raw["classes"]),
+        relationship=frozenset(Relationship(r) for r in raw.get("relationship", [])),
+        kinds=frozenset(raw["kinds"]) if "kinds" in raw else None, source=source,
+        statuses=frozenset(raw["statuses"]) if "statuses" in raw else None,
+        description=raw.get("description", ""))
+
+
+def _rule_problem(raw: dict, classes, agencies, area) -> str | None:
+    unknown_class = next((c for c in raw["classes"] if c not in classes), None)
+    if unknown_class:
+        return f"unknown class '{unknown_class}'"
+    unknown_agency = next((a for a in raw["agencies"] if a not in agencies), None)
+    if unknown_agency:
+        return f"unknown agency '{unknown_agency}'"
+    for role in raw.get("roles", []):
+        if not any(role in agencies[a]["roles"] for a in raw["agencies"]):
+            return f"unknown role '{role}'"
+    if raw["effect"] == "allow" and not raw.get("relationship"):
+        return ("an allow rule must name its relationship (member, break_glass): "
+                "there is no access without one")
+    if raw["effect"] == "deny" and ("kinds" in raw or raw.get("relationship")):
+        return "a deny rule always applies: it takes no kinds or relationship"
+    if area is not None and raw["effect"] == "allow":
+        return "area policies may only narrow the base policy; allow rules would widen it"
+    return None
+
+
+def load_rules(raw_rules: list, source: str, policy_set: PolicySet) -> tuple[Rule, ...]:
+    """Validate extra rules against a loaded policy (policy tests use it for canaries)."""
+    try:
+        data = _RulesFileSchema().load({"rules": raw_rules})
+    except ValidationError as exc:
+        raise PolicyError(f"{source}: {_describe(exc.messages, {'rules': raw_rules})}") from None
+    return tuple(build_rule(raw, source, policy_set.classes, policy_set.agencies, None)
+                 for raw in data["rules"])
 
 
 def _check_unique_ids(base, area_rules) -> None:

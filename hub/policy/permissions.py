@@ -5,6 +5,7 @@ from enum import StrEnum
 
 class Permission(StrEnum):
     ADMIN_MANAGE = "admin:manage"
+    ALERT_REVIEW = "alert:review"
     AUDIT_READ = "audit:read"
     CASE_BREAK_GLASS = "case:break-glass"
     CASE_CREATE = "case:create"
@@ -12,6 +13,7 @@ class Permission(StrEnum):
     CASE_MEMBER_ADD = "case:member:add"
     ENTRY_CREATE = "entry:create"
     POLICY_READ = "policy:read"
+    RETENTION_ERASE = "retention:erase"
     SUBJECT_ACCESS_READ = "subject-access:read"
 
 
@@ -27,3 +29,14 @@ class Relationship(StrEnum):
 
     MEMBER = "member"
     BREAK_GLASS = "break_glass"
+
+
+# The case record's vocabulary, repeated here so the policy loader can validate rule
+# conditions without importing the database models (tests/policy checks they agree with
+# hub.cases.models).
+CASE_STATUSES = ("referred", "screening", "accepted", "active", "closed")
+ENTRY_KINDS = (
+    "note", "risk_assessment", "order", "breach", "intervention", "safety_plan",
+    "meeting", "action", "intelligence", "legal_advice", "charging_decision",
+    "court_outcome", "supervision", "offending_history",
+)

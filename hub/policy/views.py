@@ -1,0 +1,67 @@
+"""The policy page for DPOs and administrators: the effective matrix and the rules behind it.
+
+It also runs the start-up check that records a `policy:change` audit event (see
+hub.policy.changes) before the process serves its first request of any kind.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import login_required
+
+from hub import access
+from hub.auditlog import writer as audit
+from hub.policy import Permission, current_policy
+from hub.policy.changes import check_once
+
+bp = Blueprint("policy", __name__, url_prefix="/policy")
+bp.before_app_request(check_once)
+
+
+@bp.get("/")
+@login_required
+def matrix():
+    access.require(Permission.POLICY_READ)
+    policy = current_policy()
+    audit.record_now("policy:read", details={"digest": policy.digest})
+    return render_template("policy/matrix.html", digest=policy.digest, areas=_areas(policy),
+                           roles=_roles(policy), rules=_rules(policy),
+                           classes=policy.set.classes)
+
+
+def _roles(policy) -> list[tuple[str, str]]:
+    """Roles that work cases; hub roles (DPO, administrator) see no case content."""
+    return [(agency, role) for agency, spec in policy.set.agencies.items()
+            for role in spec["roles"] if agency != "hub"]
+
+
+def _areas(policy) -> list[dict]:
+    """Per area, a grid: class -> (agency, role) -> the cell's read, write, break-glass."""
+    grid: dict[str, dict] = {}
+    for row in policy.matrix():
+        area = grid.setdefault(row["area"], {"code": row["area"], "cells": {}})
+        area["name"] = policy.set.area_names.get(row["area"], row["area"])
+        area["cells"][(row["class"], row["agency"], row["role"])] = row
+    return [grid[code] for code in sorted(grid)]
+
+
+def _rules(policy) -> list[dict]:
+    rules = [*policy.set.base_rules, *(r for code in sorted(policy.set.area_rules)
+                                       for r in policy.set.area_rules[code])]
+    return [{"id": r.id, "effect": r.effect, "source": r.source,
+             "who": ", ".join(sorted(r.agencies)) + (
+                 f" ({', '.join(sorted(r.roles))})" if r.roles else ""),
+             "actions": ", ".join(sorted(r.actions)), "classes": ", ".join(sorted(r.classes)),
+             "conditions": _conditions(r), "description": r.description} for r in rules]
+
+
+def _conditions(rule) -> str:
+    parts = []
+    if rule.relationship:
+        parts.append("as " + " or ".join(sorted(r.value.replace("_", "-")
+                                               for r in rule.relationship)))
+    if rule.kinds:
+        parts.append("entries of kinds " + ", ".join(sorted(rule.kinds)))
+    if rule.statuses:
+        parts.append("case status " + ", ".join(sorted(rule.statuses)))
+    return "; ".join(parts) or "always"
