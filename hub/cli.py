@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
+from hub.auditlog.cli import audit as audit_commands
 from hub.config import ConfigError
-from hub.policy import PolicyError, load_policy
+from hub.dpo.cli import dpo as dpo_commands
+from hub.policy import PolicyError
+from hub.policy.commands import policy as policy_commands
 
 
 def _create_app():
@@ -34,6 +36,8 @@ def main() -> None:
 
 def register(app) -> None:
     app.cli.add_command(seed_demo)
+    app.cli.add_command(dpo_commands)
+    app.cli.add_command(audit_commands)
 
 
 @click.command("seed-demo")
@@ -47,47 +51,4 @@ def seed_demo():
     click.echo("demo data: " + ", ".join(f"{n} {k} created" for k, n in created.items()))
 
 
-@click.group()
-def policy():
-    """Validate and explain the access policy."""
-
-
-def _load(policy_dir: str | None):
-    from hub.config import SETTINGS
-
-    default = next(s.default for s in SETTINGS if s.key == "HUB_POLICY_DIR")
-    try:
-        return load_policy(policy_dir or os.environ.get("HUB_POLICY_DIR") or default)
-    except PolicyError as exc:
-        raise click.ClickException(f"policy is invalid: {exc}") from None
-
-
-@policy.command("check")
-@click.option("--dir", "policy_dir", help="policy folder (default: HUB_POLICY_DIR)")
-def policy_check(policy_dir):
-    """Validate `policies/`; non-zero with a clear message when invalid."""
-    loaded = _load(policy_dir)
-    click.echo(f"policy OK: {len(loaded.set.base_rules)} base rules, "
-               f"{len(loaded.set.area_rules)} areas, digest {loaded.digest}")
-
-
-@policy.command("matrix")
-@click.option("--dir", "policy_dir", help="policy folder (default: HUB_POLICY_DIR)")
-@click.option("--area", help="only this area")
-def policy_matrix(policy_dir, area):
-    """Print the effective access matrix (agency/role x class x action) as Markdown."""
-    loaded = _load(policy_dir)
-    rows = loaded.matrix()
-    for area_code in sorted({r["area"] for r in rows}):
-        if area and area != area_code:
-            continue
-        click.echo(f"\n## {area_code}\n")
-        click.echo("| agency/role | class | read | write | break-glass read |")
-        click.echo("|---|---|---|---|---|")
-        for r in rows:
-            if r["area"] == area_code and (r["read"] != "-" or r["write"]):
-                click.echo(f"| {r['agency']}/{r['role']} | {r['class']} | {r['read']} | "
-                           f"{'W' if r['write'] else '-'} | {r['break_glass_read']} |")
-
-
-cli.add_command(policy)  # needs no app: it must work when the policy stops the app loading
+cli.add_command(policy_commands)  # needs no app: it must work when the policy stops the app loading

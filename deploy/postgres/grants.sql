@@ -9,7 +9,7 @@
 -- What hub_app gets:
 --   * SELECT, INSERT, UPDATE, DELETE on every table in the schema, except
 --   * the append-only audit tables (audit_events, audit_subjects, audit_leaves, audit_nodes,
---     audit_checkpoints): SELECT and INSERT only, so the application role can
+--     audit_checkpoints, dpo_erasures): SELECT and INSERT only, so the application role can
 --     never rewrite or remove the audit log (database triggers refuse UPDATE,
 --     DELETE and TRUNCATE there as well, for every role);
 --   * alembic_version: SELECT only (migrations run as hub_owner);
@@ -41,7 +41,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA :"schema" TO hub_app;
 DO $grants$
 DECLARE
     schema_name text := current_setting('stac_hub.schema');
-    append_only text[] := ARRAY['audit_events', 'audit_subjects', 'audit_leaves', 'audit_nodes', 'audit_checkpoints'];
+    append_only text[] := ARRAY['audit_events', 'audit_subjects', 'audit_leaves', 'audit_nodes', 'audit_checkpoints', 'dpo_erasures'];
     read_only   text[] := ARRAY['alembic_version'];
     t text;
 BEGIN

@@ -1,0 +1,118 @@
+"""Tampering by someone who controls the database, each caught by `hub audit verify`.
+
+Every test switches the append-only triggers off first, as a DBA could, then changes the
+log, and runs the real `hub` console script, which must exit non-zero naming what is
+wrong. Each runs on SQLite (a file) and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from audit import Checkpoint, Signer, sign_checkpoint
+from tests.auditlog.conftest import Dba, backends, hub, leaf_seqs, record_events
+
+
+@pytest.fixture
+def log(fresh, tmp_path, request):
+    """A hub whose log has two signed checkpoints, both copied to a witness folder."""
+    def make(backend: str):
+        app = fresh(backend)
+        witness = tmp_path / "witness"
+        for n in (20, 10):
+            record_events(app, n)
+            done = hub(app, "audit", "checkpoint", "--witness", str(witness))
+            assert done.returncode == 0, done.stderr
+        intact = hub(app, "audit", "verify", "--witness", str(witness))
+        assert intact.returncode == 0, intact.stdout + intact.stderr
+        assert "audit log intact" in intact.stdout
+        return app, witness, Dba(app, request), leaf_seqs(app)
+    return make
+
+
+def failed(app, *args: str) -> str:
+    result = hub(app, "audit", "verify", *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "audit log NOT intact" in result.stdout
+    return result.stdout.split("first problem: ", 1)[1]
+
+
+@backends
+def test_a_changed_field_names_its_leaf(log, backend):
+    app, _witness, dba, seqs = log(backend)
+    dba.execute(("UPDATE audit_events SET case_id = 99 WHERE seq = ?", (seqs[5],)))
+    assert failed(app).startswith(f"leaf 5 (event seq {seqs[5]}): hash does not match")
+
+
+@backends
+def test_a_deleted_event_is_named(log, backend):
+    app, _witness, dba, seqs = log(backend)
+    dba.execute(("DELETE FROM audit_events WHERE seq = ?", (seqs[7],)))
+    assert failed(app).startswith(f"leaf 7: event seq {seqs[7]} is missing from audit_events")
+
+
+@backends
+def test_a_deleted_event_and_leaf_leave_a_gap(log, backend):
+    app, _witness, dba, seqs = log(backend)
+    dba.execute(("DELETE FROM audit_events WHERE seq = ?", (seqs[7],)),
+                ("DELETE FROM audit_leaves WHERE leaf_index = 7", ()))
+    assert "leaf 7 is missing or out of order" in failed(app)
+
+
+@backends
+def test_a_forged_event_in_place_of_a_real_one(log, backend):
+    app, _witness, dba, seqs = log(backend)
+    forged = max(seqs) + 1000
+    dba.execute(
+        ("INSERT INTO audit_events (seq, at, action, outcome, subject_ids, classes, details, "
+         "username) SELECT ?, at, action, outcome, subject_ids, classes, details, 'advocate' "
+         "FROM audit_events WHERE seq = ?", (forged, seqs[3])),
+        ("UPDATE audit_leaves SET seq = ? WHERE leaf_index = 3", (forged,)))
+    assert failed(app).startswith(f"leaf 3 (event seq {forged}): hash does not match")
+
+
+@backends
+def test_two_swapped_events(log, backend):
+    app, _witness, dba, seqs = log(backend)
+    dba.execute(("UPDATE audit_leaves SET seq = -1 WHERE leaf_index = 4", ()),
+                ("UPDATE audit_leaves SET seq = ? WHERE leaf_index = 6", (seqs[4],)),
+                ("UPDATE audit_leaves SET seq = ? WHERE leaf_index = 4", (seqs[6],)))
+    problem = failed(app)
+    assert problem.startswith(f"leaf 4 (event seq {seqs[6]}): hash does not match")
+
+
+@backends
+def test_a_truncated_tail_is_caught_by_the_witness(log, backend):
+    app, witness, dba, seqs = log(backend)
+    size = len(seqs)
+    dba.execute(("DELETE FROM audit_events WHERE seq >= ?", (seqs[size - 10],)),
+                ("DELETE FROM audit_leaves WHERE leaf_index >= ?", (size - 10,)),
+                ("DELETE FROM audit_checkpoints WHERE tree_size = ?", (size,)))
+    # The database alone is consistent again: only a copy kept elsewhere can tell.
+    assert hub(app, "audit", "verify").returncode == 0
+    problem = failed(app, "--witness", str(witness))
+    assert f"log has {size - 10} leaves but witness checkpoint says {size}" in problem
+    assert "truncated" in problem
+
+
+@backends
+def test_a_replaced_checkpoint(log, backend):
+    app, _witness, dba, seqs = log(backend)
+    (older,) = dba.rows("SELECT note FROM audit_checkpoints WHERE tree_size = ?",
+                        (len(seqs) - 10,))[0]
+    dba.execute(("UPDATE audit_checkpoints SET note = ? WHERE tree_size = ?",
+                 (older, len(seqs))))
+    assert failed(app) == (f"checkpoint row for size {len(seqs)} holds a note for size "
+                           f"{len(seqs) - 10}: the checkpoint was replaced\n")
+
+
+@backends
+def test_a_checkpoint_signed_with_another_key(log, backend):
+    app, _witness, dba, seqs = log(backend)
+    ((root, note),) = dba.rows("SELECT root_hash, note FROM audit_checkpoints "
+                               "WHERE tree_size = ?", (len(seqs),))
+    origin = note.split("\n", 1)[0]
+    forged = sign_checkpoint(Checkpoint(origin, len(seqs), bytes(root)), Signer.generate(origin))
+    dba.execute(("UPDATE audit_checkpoints SET note = ? WHERE tree_size = ?",
+                 (forged, len(seqs))))
+    assert failed(app).startswith(f"checkpoint #2: note has no signature by key {origin}")
