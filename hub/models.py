@@ -12,7 +12,8 @@ from hub.cases.models import (
                               Membership,
                               Person,
 )
+from hub.dpo.models import Alert, AlertEvent, Erasure, Exemption
 
-__all__ = ["Agency", "ApiToken", "Area", "AuditEvent", "AuditSubject", "BreakGlassGrant",
-           "Case", "CaseParty", "DataKey", "Entry", "EntryVersion", "LoginThrottle",
-           "Membership", "Person", "User", "UserSession"]
+__all__ = ["Agency", "Alert", "AlertEvent", "ApiToken", "Area", "AuditEvent", "AuditSubject",
+           "BreakGlassGrant", "Case", "CaseParty", "DataKey", "Entry", "EntryVersion", "Erasure",
+           "Exemption", "LoginThrottle", "Membership", "Person", "User", "UserSession"]

@@ -1,0 +1,175 @@
+"""The DPO's console pages: dashboard, alert queue, subject access bundle, retention review.
+HTTP only: access from hub.access, writes from the dpo operations, each audited there."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import login_required
+from marshmallow import ValidationError
+
+from hub import access
+from hub.api import _first
+from hub.auditlog import subject_access
+from hub.auditlog import writer as audit
+from hub.auditlog.schemas import AlertCloseIn, AlertListIn, ErasureIn, ExemptionIn
+from hub.cases.models import Person
+from hub.cases.operations import OperationError
+from hub.dpo import alerts, charts, operations, retention
+from hub.dpo import dashboard as numbers
+from hub.dpo.models import ALERT_OUTCOMES, Alert
+from hub.extensions import db
+from hub.policy import Permission, current_policy
+
+bp = Blueprint("dpo", __name__, url_prefix="/dpo")
+
+
+def _form(schema) -> tuple[dict | None, dict]:
+    try:
+        return schema.load({k: v for k, v in request.form.items() if k != "csrf_token"}), {}
+    except ValidationError as exc:
+        field, message = _first(exc.messages)
+        return None, {field: message}
+
+
+@bp.get("/")
+@login_required
+def dashboard():
+    access.require(Permission.AUDIT_READ)
+    figures = {"agency": numbers.accesses_by_agency(), "bg": numbers.break_glass_by_month(),
+               "alerts": numbers.alerts_by_month()}
+    audit.record_now("dpo:dashboard")
+    return render_template(
+        "dpo/dashboard.html", figures=figures, open_alerts=numbers.open_alerts(),
+        charts={"agency": charts.bar_chart("chart-agency", "Accesses to case data per agency "
+                                           "per month", *figures["agency"]),
+                "bg": charts.bar_chart("chart-bg", "Break-glass accesses per month",
+                                       *figures["bg"]),
+                "alerts": charts.bar_chart("chart-alerts", "Alerts opened and closed per "
+                                           "month", *figures["alerts"])})
+
+
+@bp.get("/alerts")
+@login_required
+def alert_list():
+    access.require(Permission.ALERT_REVIEW)
+    raw = {k: v for k, v in request.args.items() if v != ""}
+    try:
+        args = AlertListIn().load(raw)
+    except ValidationError:
+        abort(400)
+    rows, total = alerts.listing(args["status"], args["page"])
+    audit.record_now("alert:list", details={"status": args["status"], "total": total})
+    return render_template("dpo/alerts.html", alerts=rows, total=total, status=args["status"])
+
+
+def _alert(alert_id: int) -> Alert:
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        abort(404)
+    return alert
+
+
+@bp.get("/alerts/<int:alert_id>")
+@login_required
+def alert_show(alert_id: int):
+    access.require(Permission.ALERT_REVIEW)
+    alert = _alert(alert_id)
+    audit.record_now("alert:read", case_id=alert.case_id, details={"alert_id": alert.id})
+    return _alert_page(alert, {}, {})
+
+
+def _alert_page(alert: Alert, errors: dict, form, status: int = 200):
+    return render_template("dpo/alert.html", alert=alert, errors=errors, form=form,
+                           outcomes=ALERT_OUTCOMES, events=alerts.events_of(alert)), status
+
+
+@bp.post("/alerts/<int:alert_id>")
+@login_required
+def alert_close(alert_id: int):
+    access.require(Permission.ALERT_REVIEW)
+    alert = _alert(alert_id)
+    data, errors = _form(AlertCloseIn())
+    if not errors:
+        try:
+            alerts.close(alert, g.user, data["outcome"], data["note"])
+        except OperationError as exc:
+            errors = {exc.field or "outcome": exc.message}
+    if errors:
+        return _alert_page(alert, errors, request.form, 400)
+    flash(f"Alert {alert.id} closed as {alert.outcome}.")
+    return redirect(url_for("dpo.alert_list"))
+
+
+def _person(person_id: int, action: str) -> Person:
+    person = db.session.get(Person, person_id)
+    if person is None:
+        audit.record_now(action, "denied", rule="no such person",
+                         details={"person_id": person_id})
+        abort(404)
+    return person
+
+
+def _bundle_page(person: Person, errors: dict, status: int = 200):
+    bundle = subject_access.bundle(person.id)
+    audit.record_now("subject-access:read", subject_ids=[person.id],
+                     classes=sorted(bundle.pop("classes")), purpose="subject-access",
+                     details={"person_id": person.id, "format": "page"})
+    return render_template("dpo/subject_access.html", bundle=bundle, errors=errors,
+                           classes=current_policy().classes,
+                           can_erase=_may(Permission.RETENTION_ERASE)), status
+
+
+def _may(permission: Permission) -> bool:
+    return current_policy().has_permission(access.principal(), permission)
+
+
+@bp.get("/people/<int:person_id>/subject-access")
+@login_required
+def subject_access_page(person_id: int):
+    access.require(Permission.SUBJECT_ACCESS_READ)
+    return _bundle_page(_person(person_id, "subject-access:read"), {})
+
+
+@bp.post("/people/<int:person_id>/exemptions")
+@login_required
+def exemption(person_id: int):
+    access.require(Permission.SUBJECT_ACCESS_READ)
+    person = _person(person_id, "subject-access:exemption")
+    data, errors = _form(ExemptionIn())
+    if not errors:
+        try:
+            operations.apply_exemption(person, g.user, data["info_class"], data["reason"])
+        except OperationError as exc:
+            errors = {exc.field or "class": exc.message}
+    if errors:
+        return _bundle_page(person, errors, 400)
+    flash("Exemption recorded.")
+    return redirect(url_for("dpo.subject_access_page", person_id=person_id))
+
+
+@bp.get("/retention")
+@login_required
+def retention_queue():
+    access.require(Permission.RETENTION_ERASE)
+    rows = retention.review_queue()
+    audit.record_now("retention:queue", details={"rows": len(rows)})
+    return render_template("dpo/retention.html", rows=rows)
+
+
+@bp.post("/people/<int:person_id>/erase")
+@login_required
+def erase(person_id: int):
+    access.require(Permission.RETENTION_ERASE)
+    person = _person(person_id, "person:erase")
+    data, errors = _form(ErasureIn())
+    if not errors and data["confirm"] != person_id:
+        errors = {"confirm": "Type the person's id to confirm erasure"}
+    if not errors:
+        try:
+            retention.erase(person, g.user, data["ground"])
+        except OperationError as exc:
+            errors = {exc.field or "confirm": exc.message}
+    if errors:
+        return _bundle_page(person, errors, 400)
+    flash(f"Person {person_id}'s data was erased. The audit log keeps the record of it.")
+    return redirect(url_for("dpo.subject_access_page", person_id=person_id))
