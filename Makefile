@@ -42,9 +42,14 @@ system-deps:
 
 lint: install
 	$(BIN)/ruff check hub audit tests bench
+	$(BIN)/bandit --quiet --recursive hub audit
 
 bench: install
 	$(BIN)/python bench/bench_merkle.py
+
+# Each journey's key pages photographed in Debian's Chromium, into docs/screenshots/.
+screenshots: system-deps install assets
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) node_modules $(GOVUK) .pytest_cache

@@ -7,7 +7,9 @@ import logging
 import secrets
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from hub import config as hub_config
 from hub.crypto import Keyring
@@ -17,11 +19,22 @@ from hub.policy import load_policy
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class DatabaseInt(IntegerConverter):
+    """``<int:...>`` limited to the database's integer range: a larger id is simply not
+    found (404), rather than overflowing the driver (500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     """Load config, initialise extensions, load the policy, register blueprints and CLI."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"),
                 instance_path=str(ROOT / "instance"))
     app.config.update(hub_config.load(overrides))
+    app.url_map.converters["int"] = DatabaseInt  # before any route is added
+    app.before_request(_fresh_globals)  # first: before anything looks at who is asking
     logging.basicConfig(level=logging.INFO)
 
     db.init_app(app)
@@ -33,19 +46,84 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["hub.policy"] = load_policy(app.config["HUB_POLICY_DIR"])
 
     from hub import models  # noqa: F401  -- every table, for Alembic and relationships
+    from hub.admin import api as _admin_api  # noqa: F401  -- its routes join the API blueprint
+    from hub.admin.views import bp as admin_bp
     from hub.api import bp as api_bp
+    from hub.oidc.views import bp as oidc_bp
     from hub.web import register as register_web
 
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF exposure
     register_web(app)
+    app.register_blueprint(oidc_bp)
+    app.register_blueprint(admin_bp)
+    if app.config["HUB_PROXY_HOPS"]:  # trust X-Forwarded-* only from our own proxies
+        hops = app.config["HUB_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    _refuse_unsafe_production(app)
     app.before_request(_request_id)
+    app.before_request(_refuse_nul)
     app.after_request(_security_headers)
 
     from hub.cli import register as register_cli
 
     register_cli(app)
+    from hub.auditlog import sequencer
+
+    sequencer.init_app(app)  # integrates audit events on a schedule, if configured
     return app
+
+
+def _fresh_globals() -> None:
+    """Every request starts knowing nobody. Flask reuses an app context that is already
+    pushed (a CLI command, a test), and with it ``g``: a signed-in user cached there by one
+    request must not be inherited by the next."""
+    g.__dict__.clear()
+
+
+def _refuse_unsafe_production(app: Flask) -> None:
+    """Production never runs in debug mode nor with the demo accounts in its database.
+
+    Debug is known at start-up. Demo users are a fact about the database, which may not be
+    migrated yet when the app is built (``hub db upgrade`` builds it too), so every request
+    is refused (503) until a check finds none; once clean, the process stops asking.
+    """
+    if app.config["HUB_ENV"] != "production":
+        return
+    if app.debug:
+        raise hub_config.ConfigError("debug mode cannot be on in production (FLASK_DEBUG)")
+    clean = []
+
+    @app.before_request
+    def _no_demo_users():
+        if clean:
+            return None
+        from sqlalchemy import select
+
+        from hub.accounts.models import User
+
+        if db.session.scalar(select(User.id).where(User.is_demo.is_(True)).limit(1)):
+            logging.getLogger(__name__).error(
+                "demo users are present in a production database: refusing every request")
+            abort(503)
+        clean.append(True)
+        return None
+
+
+def _refuse_nul() -> None:
+    """PostgreSQL cannot hold NUL in text, so input carrying one is bad input (400): caught
+    here once, rather than as a database error (500) wherever it reaches a query."""
+    fields = [("path", [request.path]), *request.args.lists()]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields += request.form.lists()
+    bad = next((k for k, vs in fields if any("\x00" in f"{k}{v}" for v in vs)), None)
+    if bad is None:
+        return
+    if request.path.startswith("/api/"):
+        from hub.api import BadInput
+
+        raise BadInput(f"{bad}: must not contain NUL characters", bad.replace("\x00", ""))
+    abort(400)
 
 
 def _request_id() -> None:

@@ -62,9 +62,14 @@ SETTINGS = [
             "how long break-glass access lasts"),
     Setting("HUB_AUDIT_ORIGIN", "HUB_AUDIT_ORIGIN", str, "stac-hub.example/audit",
             "origin line of signed audit checkpoints"),
+    Setting("HUB_SEQUENCER_INTERVAL", "HUB_SEQUENCER_INTERVAL", float, None,
+            "seconds between audit sequencer runs in each hub process; 0 = off "
+            "(default 5, and 0 in test)"),
     Setting("RATELIMIT_STORAGE_URI", "HUB_RATELIMIT_STORAGE", str, "memory://",
             "rate-limit store; shared between processes in production (e.g. redis://)"),
     Setting("MAX_CONTENT_LENGTH", "HUB_MAX_BODY", int, 256 * 1024, "largest request body, bytes"),
+    Setting("HUB_PROXY_HOPS", "HUB_PROXY_HOPS", int, 0,
+            "reverse proxies in front of the hub whose X-Forwarded-* headers are trusted"),
 ]
 
 SECRET_FILES = {
@@ -85,6 +90,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     production = config["HUB_ENV"] == "production"
     if config["HUB_DEMO"] is None:
         config["HUB_DEMO"] = not production
+    if config["HUB_SEQUENCER_INTERVAL"] is None:
+        config["HUB_SEQUENCER_INTERVAL"] = 0 if config["HUB_ENV"] == "test" else 5
     instance = Path(config["HUB_INSTANCE_DIR"])
     if not config["SQLALCHEMY_DATABASE_URI"]:
         instance.mkdir(parents=True, exist_ok=True)
@@ -124,9 +131,19 @@ def _new_secret(key: str) -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+# Values seen in tutorials and sample configs: a key anyone can look up signs nothing.
+WEAK_SECRETS = {"dev", "development", "secret", "changeme", "change-me", "default", "test"}
+
+
 def _check(config: dict[str, Any], production: bool) -> None:
     if len(config["SECRET_KEY"]) < 32:
         raise ConfigError("HUB_SECRET_KEY must be at least 32 characters")
+    if production and _weak(config["SECRET_KEY"]):
+        raise ConfigError("HUB_SECRET_KEY looks like a default or made-up value; generate one: "
+                          "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    if production and config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        raise ConfigError("HUB_RATELIMIT_STORAGE must be a store shared between processes "
+                          "(e.g. redis://) in production, not memory://")
     try:
         if len(base64.b64decode(config["HUB_DATA_KEY"], validate=True)) != 32:
             raise ValueError
@@ -138,6 +155,14 @@ def _check(config: dict[str, Any], production: bool) -> None:
         raise ConfigError("debug mode cannot be on in production")
 
 
+def _weak(secret: str) -> bool:
+    """A known default, or too few distinct characters to be random (e.g. 'x' * 40)."""
+    lowered = secret.lower()
+    # Long words only as substrings: a random key holds "dev" by chance, never "changeme".
+    return (lowered in WEAK_SECRETS or len(set(secret)) < 12
+            or any(word in lowered for word in WEAK_SECRETS if len(word) >= 6))
+
+
 def _fixed_settings(production: bool) -> dict[str, Any]:
     """Settings that are not configurable: they are part of the security model."""
     return {
@@ -146,6 +171,9 @@ def _fixed_settings(production: bool) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_NAME": "__Host-hub" if production else "hub_session",
         "REMEMBER_COOKIE_DURATION": 0,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the session lifetime bounds the token already
         "JSON_SORT_KEYS": False,

@@ -7,7 +7,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, jsonify
 
-from hub.api import bp
+from hub.api import PUBLIC_ENDPOINTS, bp
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -15,10 +15,11 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 def _responses(ok: int, ok_desc: str, *errors: int) -> dict:
     described = {400: "malformed or invalid input", 401: "no or bad token",
                  403: "action not allowed", 404: "unknown or not visible",
+                 405: "method not allowed (also for an id out of range)",
                  409: "edit conflict", 429: "throttled", 503: "audit log unavailable"}
     out = {str(ok): {"description": ok_desc, "content": {"application/json": {
         "schema": {"type": "object"}}}}}
-    for code in (*errors, 401, 503):
+    for code in (*errors, 401, 405, 429, 503):
         out[str(code)] = {"description": described[code],
                           "content": {"application/json": {"schema": _ERROR}}}
     return out
@@ -30,7 +31,7 @@ def _body(schema: str) -> dict:
 
 def _id(name: str) -> dict:
     return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
 
 
 def build_spec() -> dict:
@@ -87,7 +88,11 @@ def build_spec() -> dict:
         "/people/{person_id}/subject-access": {"get": {
             "parameters": [_id("person_id")],
             "responses": _responses(200, "the subject access bundle", 403, 404)}},
+        **_audit_proof_paths(),
     }
+    paths.update(_admin_paths(spec, ref))
+    for path, operations in _undescribed(paths).items():
+        paths.setdefault(path, {}).update(operations)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     out = spec.to_dict()
@@ -95,6 +100,145 @@ def build_spec() -> dict:
     out["info"]["description"] = "Agency-scoped access to shared stalking cases. " \
         f"Policy digest {current_app.extensions['hub.policy'].digest}."
     return out
+
+
+def _audit_proof_paths() -> dict:
+    size = {"type": "integer", "minimum": 1}
+    query = lambda name, required: {"name": name, "in": "query",  # noqa: E731
+                                    "required": required, "schema": size}
+    return {
+        "/audit/checkpoint": {"get": {"responses": _responses(
+            200, "the latest signed checkpoint: tree_size, root_hash, note, public_key", 404)}},
+        "/audit/events/{seq}/proof": {"get": {
+            "parameters": [_id("seq"), query("tree_size", False)],
+            "responses": _responses(200, "RFC 9162 inclusion proof (hashes in base64)",
+                                    400, 404)}},
+        "/audit/consistency": {"get": {
+            "parameters": [query("first", True), query("second", True)],
+            "responses": _responses(200, "RFC 9162 consistency proof (hashes in base64)",
+                                    400)}},
+    }
+
+
+def _admin_paths(spec: APISpec, ref) -> dict:
+    from hub.admin import schemas as a
+
+    for name, schema in [("UserUpdateIn", a.UserUpdateIn), ("AgencyUpdateIn", a.AgencyUpdateIn),
+                         ("ProviderIn", a.ProviderIn)]:
+        spec.components.schema(name, schema=schema)
+    spec.components.schema("ProviderUpdateIn", {"allOf": [ref("ProviderIn")],
+                                                "description": "any subset of ProviderIn, "
+                                                               "except slug"})
+    user_id, agency_id, idp_id = _id("user_id"), _id("agency_id"), _id("provider_id")
+    admin = ["admin"]
+    return {
+        "/admin/users": {"get": {"tags": admin,
+                                 "parameters": [{"in": "query", "schema": a.UserSearchIn}],
+                                 "responses": _responses(200, "users", 400, 403)}},
+        "/admin/users/{user_id}": {
+            "get": {"tags": admin, "parameters": [user_id],
+                    "responses": _responses(200, "a user", 403, 404)},
+            "patch": {"tags": admin, "parameters": [user_id],
+                      "requestBody": _body(ref("UserUpdateIn")),
+                      "responses": _responses(200, "changed", 400, 403, 404, 409)}},
+        "/admin/users/{user_id}/deactivate": {"post": {
+            "tags": admin, "parameters": [user_id],
+            "responses": _responses(200, "deactivated; sessions and tokens revoked",
+                                    403, 404, 409)}},
+        "/admin/users/{user_id}/reactivate": {"post": {
+            "tags": admin, "parameters": [user_id],
+            "responses": _responses(200, "reactivated", 403, 404)}},
+        "/admin/agencies": {"get": {"tags": admin,
+                                    "responses": _responses(200, "agencies", 403)}},
+        "/admin/agencies/{agency_id}": {"patch": {
+            "tags": admin, "parameters": [agency_id], "requestBody": _body(ref("AgencyUpdateIn")),
+            "responses": _responses(200, "suspended or reactivated", 400, 403, 404, 409)}},
+        "/admin/roles": {"get": {"tags": admin,
+                                 "responses": _responses(200, "roles from the policy", 403)}},
+        "/admin/identity-providers": {
+            "get": {"tags": admin, "responses": _responses(200, "identity providers", 403)},
+            "post": {"tags": admin, "requestBody": _body(ref("ProviderIn")),
+                     "responses": _responses(201, "the new provider", 400, 403)}},
+        "/admin/identity-providers/{provider_id}": {
+            "get": {"tags": admin, "parameters": [idp_id],
+                    "responses": _responses(200, "a provider", 403, 404)},
+            "patch": {"tags": admin, "parameters": [idp_id],
+                      "requestBody": _body(ref("ProviderUpdateIn")),
+                      "responses": _responses(200, "changed", 400, 403, 404)}},
+    }
+
+
+# Routes other modules add, described from their own input schemas where they name one.
+_SCHEMAS = {  # endpoint: (query schema, body schema), "module:Class"
+    "api.audit_export": ("hub.auditlog.schemas:AuditFilterIn", None),
+    "api.case_history": ("hub.auditlog.schemas:HistoryIn", None),
+    "api.person_history": ("hub.auditlog.schemas:HistoryIn", None),
+    "api.user_history": ("hub.auditlog.schemas:HistoryIn", None),
+    "api.person_exemption": (None, "hub.auditlog.schemas:ExemptionIn"),
+    "api.person_erasure": (None, "hub.auditlog.schemas:ErasureIn"),
+    "api.alert_list": ("hub.auditlog.schemas:AlertListIn", None),
+    "api.alert_close": (None, "hub.auditlog.schemas:AlertCloseIn"),
+}
+
+
+def _undescribed(described: dict) -> dict:
+    """Every API route not described above, so the description covers all of them."""
+    out: dict = {}
+    for rule in current_app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] != "api":
+            continue
+        path = _path(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method.lower() not in described.get(path, {}):
+                out.setdefault(path, {})[method.lower()] = _generic(rule, method)
+    return out
+
+
+def _path(rule) -> str:
+    path = rule.rule.removeprefix(bp.url_prefix)
+    for name in rule.arguments:
+        path = path.replace(f"<int:{name}>", f"{{{name}}}").replace(f"<{name}>", f"{{{name}}}")
+    return path
+
+
+def _generic(rule, method: str) -> dict:
+    query, body = (_schema(name) for name in _SCHEMAS.get(rule.endpoint, (None, None)))
+    view = current_app.view_functions[rule.endpoint]
+    ok = 201 if method == "POST" and "erasure" not in rule.rule else 200
+    operation = {"summary": (view.__doc__ or rule.endpoint).strip().split("\n")[0][:120],
+                 "parameters": [_param(rule, n) for n in sorted(rule.arguments)],
+                 "responses": _responses(ok, "done", 400, 403, 404, 409)}
+    operation["responses"].setdefault("200", operation["responses"][str(ok)])
+    if query is not None:
+        operation["parameters"].append({"in": "query", "schema": query})
+    if method in {"POST", "PUT", "PATCH"}:
+        operation["requestBody"] = _body(body or {"type": "object"})
+    if rule.endpoint in PUBLIC_ENDPOINTS:
+        operation["security"] = []
+    if rule.rule.endswith(".csv"):
+        operation["responses"]["200"] = {"description": "CSV", "content": {
+            "text/csv": {"schema": {"type": "string"}}}}
+    return operation
+
+
+def _param(rule, name: str) -> dict:
+    if rule._converters[name].__class__.__name__ == "IntegerConverter":
+        return _id(name)
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "string", "maxLength": 64}}
+
+
+def _schema(dotted: str | None):
+    """The named schema class, or None if its module no longer has it."""
+    if not dotted:
+        return None
+    import importlib
+
+    module, _, name = dotted.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)()
+    except (ImportError, AttributeError):
+        return None
 
 
 @bp.get("/openapi.json")

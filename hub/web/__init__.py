@@ -19,7 +19,10 @@ from hub.auditlog.writer import AuditUnavailable
 from hub.extensions import db, login_manager
 
 # Pages a signed-in user who has not yet passed MFA may still reach.
-MFA_EXEMPT = {"accounts.mfa", "accounts.enrol", "accounts.sign_out", "static"}
+# GOV.UK Frontend's fonts and images too: redirecting them sent the browser to the
+# enrolment page again, which replaced the seed the person was scanning.
+MFA_EXEMPT = {"accounts.mfa", "accounts.enrol", "accounts.sign_out", "static",
+              "govuk_assets.static"}
 
 
 @login_manager.user_loader
@@ -36,12 +39,16 @@ def register(app: Flask) -> None:
     from hub.accounts.views import bp as accounts_bp
     from hub.auditlog.views import bp as audit_bp
     from hub.cases.views import bp as cases_bp
+    from hub.dpo.views import bp as dpo_bp
+    from hub.policy.views import bp as policy_bp
 
     login_manager.login_view = "accounts.sign_in"
     login_manager.login_message = "Sign in to continue."
     app.register_blueprint(accounts_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(policy_bp)  # also records policy changes before any request
+    app.register_blueprint(dpo_bp)
     # GOV.UK Frontend's stylesheet refers to its fonts and images under /assets.
     app.register_blueprint(Blueprint(
         "govuk_assets", __name__, static_url_path="/assets",

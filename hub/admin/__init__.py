@@ -1,0 +1,1 @@
+"""Administration: agencies, identity providers, users and roles. Never any case content."""

@@ -1,0 +1,148 @@
+"""Admin routes of the JSON API. Every one needs Permission.ADMIN_MANAGE (403, audited,
+otherwise); every read and write is audited; nothing here reads a case."""
+
+from __future__ import annotations
+
+from flask import g, jsonify
+
+from hub import access
+from hub.admin import operations, queries
+from hub.admin import schemas as s
+from hub.api import BadInput, bp, error, load, query_args
+from hub.auditlog import writer as audit
+from hub.policy import Permission, current_policy
+
+
+@bp.errorhandler(operations.AdminError)
+def _admin_refused(exc: operations.AdminError):
+    return error(exc.status, "invalid" if exc.status == 400 else "conflict", exc.message,
+                 exc.field)
+
+
+def _admin(action: str, **details):
+    """The caller must be an administrator; the read is on record before it is answered."""
+    who = access.require(Permission.ADMIN_MANAGE)
+    audit.record_now(action, details=details)
+    return who
+
+
+def _found(row, action: str, **details):
+    if row is None:
+        audit.record_now(action, "denied", rule="no such record", details=details)
+        access.abort(404)
+    return row
+
+
+@bp.get("/admin/users")
+def admin_users():
+    access.require(Permission.ADMIN_MANAGE)
+    args = query_args(s.UserSearchIn())
+    rows, total = queries.users(args["q"], args.get("agency"), args["page"], args["per_page"])
+    _admin("admin:user:list", total=total, page=args["page"])
+    return jsonify(items=[s.user_out(u) for u in rows], total=total, page=args["page"])
+
+
+@bp.get("/admin/users/<int:user_id>")
+def admin_user(user_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    user = _found(queries.user(user_id), "admin:user:read", requested_id=user_id)
+    _admin("admin:user:read", target_user_id=user.id)
+    return jsonify(s.user_out(user))
+
+
+@bp.patch("/admin/users/<int:user_id>")
+def admin_update_user(user_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    user = _found(queries.user(user_id), "admin:user:update", requested_id=user_id)
+    changes = load(s.UserUpdateIn())
+    if not changes:
+        raise BadInput("send role or display_name", "body")
+    operations.update_user(user, changes, g.user)
+    return jsonify(s.user_out(user))
+
+
+@bp.post("/admin/users/<int:user_id>/deactivate")
+def admin_deactivate_user(user_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    user = _found(queries.user(user_id), "admin:user:deactivate", requested_id=user_id)
+    operations.deactivate_user(user, g.user)
+    return jsonify(s.user_out(user))
+
+
+@bp.post("/admin/users/<int:user_id>/reactivate")
+def admin_reactivate_user(user_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    user = _found(queries.user(user_id), "admin:user:reactivate", requested_id=user_id)
+    operations.reactivate_user(user, g.user)
+    return jsonify(s.user_out(user))
+
+
+@bp.get("/admin/agencies")
+def admin_agencies():
+    _admin("admin:agency:list")
+    return jsonify(items=[s.agency_out(a) for a in queries.agencies()])
+
+
+@bp.patch("/admin/agencies/<int:agency_id>")
+def admin_update_agency(agency_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    agency = _found(queries.agency(agency_id), "admin:agency:update", requested_id=agency_id)
+    operations.set_agency_active(agency, load(s.AgencyUpdateIn())["active"], g.user)
+    return jsonify(s.agency_out(agency))
+
+
+@bp.get("/admin/roles")
+def admin_roles():
+    _admin("admin:role:list")
+    policy = current_policy()
+    return jsonify(items=[{"agency": code, "role": role, "permissions": sorted(perms)}
+                          for code in sorted(policy.set.agencies)
+                          for role, perms in sorted(policy.roles(code).items())])
+
+
+@bp.get("/admin/identity-providers")
+def admin_providers():
+    _admin("admin:idp:list")
+    return jsonify(items=[s.provider_out(p) for p in queries.providers()])
+
+
+@bp.get("/admin/identity-providers/<int:provider_id>")
+def admin_provider(provider_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    provider = _found(queries.provider(provider_id), "admin:idp:read", requested_id=provider_id)
+    _admin("admin:idp:read", provider_id=provider.id)
+    return jsonify(s.provider_out(provider))
+
+
+@bp.post("/admin/identity-providers")
+def admin_create_provider():
+    access.require(Permission.ADMIN_MANAGE)
+    data = load(s.ProviderIn())
+    if queries.slug_taken(data["slug"]):
+        raise BadInput("slug: already in use", "slug")
+    data = _provider_data(data)
+    provider = operations.save_provider(None, data, g.user)
+    return jsonify(s.provider_out(provider)), 201
+
+
+@bp.patch("/admin/identity-providers/<int:provider_id>")
+def admin_update_provider(provider_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    provider = _found(queries.provider(provider_id), "admin:idp:update",
+                      requested_id=provider_id)
+    data = _provider_data(load(s.ProviderUpdateIn(partial=True)), provider.id)
+    if not data:
+        raise BadInput("send at least one field", "body")
+    return jsonify(s.provider_out(operations.save_provider(provider, data, g.user)))
+
+
+def _provider_data(data: dict, provider_id: int | None = None) -> dict:
+    """Agency codes become agencies; an issuer is used by one provider only."""
+    if "agency" in data:
+        agency = queries.agency_by_code(data["agency"])
+        if agency is None:
+            raise BadInput("agency: unknown agency", "agency")
+        data["agency"] = agency
+    if "issuer" in data and queries.issuer_taken(data["issuer"], provider_id):
+        raise BadInput("issuer: another provider already has this issuer", "issuer")
+    return data

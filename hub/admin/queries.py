@@ -1,0 +1,58 @@
+"""Admin reads. Users, agencies and providers only; case tables are never joined."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+
+from hub.accounts.models import Agency, User
+from hub.extensions import db
+from hub.oidc.models import IdentityProvider
+
+
+def users(q: str = "", agency: str | None = None, page: int = 1, per_page: int = 50):
+    query = select(User).join(Agency, User.agency_id == Agency.id)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(User.username.ilike(pattern, escape="\\"),
+                                User.display_name.ilike(pattern, escape="\\")))
+    if agency:
+        query = query.where(Agency.code == agency)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(query.order_by(User.username)
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    return rows, total
+
+
+def user(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def agencies() -> list[Agency]:
+    return list(db.session.scalars(select(Agency).order_by(Agency.code)))
+
+
+def agency(agency_id: int) -> Agency | None:
+    return db.session.get(Agency, agency_id)
+
+
+def agency_by_code(code: str) -> Agency | None:
+    return db.session.scalar(select(Agency).where(Agency.code == code))
+
+
+def providers() -> list[IdentityProvider]:
+    return list(db.session.scalars(select(IdentityProvider).order_by(IdentityProvider.slug)))
+
+
+def provider(provider_id: int) -> IdentityProvider | None:
+    return db.session.get(IdentityProvider, provider_id)
+
+
+def slug_taken(slug: str) -> bool:
+    return db.session.scalar(select(IdentityProvider.id).where(
+        IdentityProvider.slug == slug)) is not None
+
+
+def issuer_taken(issuer: str, except_id: int | None = None) -> bool:
+    found = db.session.scalar(select(IdentityProvider.id).where(
+        IdentityProvider.issuer == issuer))
+    return found is not None and found != except_id

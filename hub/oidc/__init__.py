@@ -1,0 +1,1 @@
+"""Single sign-on with each agency's own OpenID Connect provider (Authlib, joserfc)."""
