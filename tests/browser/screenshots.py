@@ -1,0 +1,61 @@
+"""`make screenshots`: photograph each journey's key pages into docs/screenshots/.
+
+Runs the same journeys as the browser tests (tests/browser/journeys.py), against the same
+server setup, with a pointer in Chromium at 1280 pixels wide; every page is still checked on
+the way (axe-core, no inline code, nothing refused by the CSP).
+
+    .venv/bin/python -m tests.browser.screenshots [output folder]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from hub.accounts.security import totp_now
+from tests.browser import data, journeys, support
+from tests.browser.journeys import Ui
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def take(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as instance, support.serve_hub(Path(instance)) as hub, \
+            sync_playwright() as playwright:
+        browser = support.launch_chromium(playwright)
+
+        def run(journey, *args) -> None:
+            ui = Ui.open(browser, hub, "pointer", shots=out)
+            try:
+                journey(ui, *args)
+            finally:
+                ui.close()
+
+        run(journeys.police_officer_views_shared_case)
+        run(journeys.clinician_adds_notes, "screenshot")
+        case_id, reference = data.new_case(hub)
+        reason = "Victim unreachable after a reported sighting; risk to life"
+        run(journeys.supervisor_breaks_glass, case_id, reference, reason)
+        run(journeys.dpo_audits_access, reason)
+        run(journeys.officer_creates_case, "screenshot")
+        username, seed = data.make_user(hub)
+        run(journeys.sign_in_with_code, username, data.PASSWORD, lambda: totp_now(seed))
+        username, _none = data.make_user(hub, totp=False)
+        run(journeys.enrol_authenticator, username, data.PASSWORD, totp_now)
+        browser.close()
+    return sorted(out.glob("*.png"))
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
+    for path in take(out):
+        print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
+              f"  {path.stat().st_size // 1024} KiB")
+
+
+if __name__ == "__main__":
+    main()
