@@ -11,7 +11,7 @@ from flask import abort, g
 from hub.auditlog import writer as audit
 from hub.cases import queries
 from hub.cases.models import Case
-from hub.policy import CaseDecision, Permission, Principal, current_policy
+from hub.policy import CaseDecision, Permission, Principal, Relationship, current_policy
 
 
 def principal() -> Principal:
@@ -40,4 +40,19 @@ def open_case(case_id: int, action: str = "case:read") -> tuple[Case, CaseDecisi
         audit.record_now(action, "denied", case_id=case.id if case else None,
                          rule=decision.why, details={} if case else {"requested_id": case_id})
         abort(404)
+    return case, decision
+
+
+def open_case_as_member(case_id: int, action: str) -> tuple[Case, CaseDecision]:
+    """``open_case`` for changes to the case team, which only its members may make.
+
+    Break-glass lets a person read for a while; it never lets them widen who may read.
+    Adding themselves (or their agency) would turn a time-limited grant into a permanent
+    one that no DPO alert would ever review.
+    """
+    case, decision = open_case(case_id, action)
+    if decision.relationship is not Relationship.MEMBER:
+        audit.record_now(action, "denied", case_id=case.id,
+                         rule=f"only team members change the team, not {decision.relationship}")
+        abort(403)
     return case, decision

@@ -13,7 +13,7 @@ import re
 import time
 from html.parser import HTMLParser
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hub.accounts import operations, security
 from hub.accounts.models import Agency, Area, User
@@ -24,6 +24,19 @@ DEMO_PASSWORD = security.DEMO_PASSWORD
 PASSWORD = "a long passphrase nobody guesses 7"
 COOKIE = "hub_session"
 _serial = itertools.count(1)
+
+
+def leave_team(username: str, case_id: int) -> None:
+    """Take a demo user off one case's team (every demo user with a case role is on every
+    demo case), so a test can exercise what a non-member may do there."""
+    from hub.cases.models import Membership
+    from hub.timeutil import utcnow
+
+    user_id = db.session.scalar(select(User.id).where(User.username == username))
+    db.session.execute(update(Membership).where(Membership.case_id == case_id,
+                                                Membership.user_id == user_id)
+                       .values(removed_at=utcnow()))
+    db.session.flush()
 
 
 def make_user(agency: str = "nhs", role: str = "clinician", *, password: str = PASSWORD,
@@ -97,9 +110,9 @@ def with_cookie(client, value: str):
 
 def signed_in(client) -> bool:
     """Whether the browser is fully signed in (past MFA), probed with a cheap page that
-    sends signed-in users on to their cases, and everyone else elsewhere."""
+    sends signed-in users on to their home page, and everyone else elsewhere."""
     response = client.get("/sign-in/code")
-    return response.status_code == 302 and response.headers["Location"] == "/cases/"
+    return response.status_code == 302 and response.headers["Location"] == "/"
 
 
 def page_text(markup: str) -> str:

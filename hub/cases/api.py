@@ -15,7 +15,7 @@ from hub.policy import Permission
 def _disclose(action: str, case, decision, out: redaction.Disclosure, **details) -> None:
     """The read's audit event, committed before the response exists."""
     audit.record_now(action, case_id=case.id, classes=out.classes, subject_ids=out.subject_ids,
-                     purpose=decision.relationship.value, rule=decision.why, details=details)
+                     purpose=decision.relationship.purpose, rule=decision.why, details=details)
 
 
 @bp.get("/cases")
@@ -64,7 +64,7 @@ def update_case(case_id: int):
 @bp.post("/cases/<int:case_id>/members")
 def add_member(case_id: int):
     access.require(Permission.CASE_MEMBER_ADD, case_id)
-    case, _decision = access.open_case(case_id, "case:member:add")
+    case, _decision = access.open_case_as_member(case_id, "case:member:add")
     membership = operations.add_member(g.user, case, load(schemas.MemberIn()))
     return jsonify(id=membership.id, case_id=case.id,
                    username=membership.user.username if membership.user else None,

@@ -23,6 +23,7 @@ from hub.auditlog import writer as audit
 from hub.cases import operations, queries, redaction, schemas
 from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, RISK_LEVELS
 from hub.policy import Permission, current_policy
+from hub.policy.permissions import Relationship
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -95,14 +96,15 @@ def _render_case(case, decision, status: int = 200):
     out = redaction.Disclosure()
     body = redaction.case_detail(case, decision, queries.entries(case), g.user.agency.code, out)
     audit.record_now("case:read", case_id=case.id, classes=out.classes,
-                     subject_ids=out.subject_ids, purpose=decision.relationship.value,
+                     subject_ids=out.subject_ids, purpose=decision.relationship.purpose,
                      rule=decision.why)
     grant = queries.active_grant(access.principal(), case) \
-        if decision.relationship.value == "break_glass" else None
+        if decision.relationship is Relationship.BREAK_GLASS else None
     return render_template(
         "cases/show.html", case=body, decision=decision, grant=grant,
         writable=sorted(decision.write), statuses=CASE_STATUSES,
-        can_add_member=_can(Permission.CASE_MEMBER_ADD),
+        can_add_member=_can(Permission.CASE_MEMBER_ADD)
+        and decision.relationship is Relationship.MEMBER,
         can_add_entry=_can(Permission.ENTRY_CREATE) and bool(decision.write),
         class_names=current_policy().set.classes), status
 
@@ -137,7 +139,7 @@ def new_entry(case_id: int):
 @login_required
 def add_member(case_id: int):
     access.require(Permission.CASE_MEMBER_ADD, case_id)
-    case, decision = access.open_case(case_id, "case:member:add")
+    case, decision = access.open_case_as_member(case_id, "case:member:add")
     raw = {k: v.strip() for k, v in request.form.items() if k in ("username", "agency") and v}
     try:
         operations.add_member(g.user, case, schemas.MemberIn().load(raw))

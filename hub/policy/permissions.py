@@ -30,6 +30,12 @@ class Relationship(StrEnum):
     MEMBER = "member"
     BREAK_GLASS = "break_glass"
 
+    @property
+    def purpose(self) -> str:
+        """The audit event's purpose for an access on this footing: the word DPOs search
+        by (``member``, ``break-glass``), the same one the break-glass grant records."""
+        return self.value.replace("_", "-")
+
 
 # The case record's vocabulary, repeated here so the policy loader can validate rule
 # conditions without importing the database models (tests/policy checks they agree with

@@ -86,7 +86,7 @@ def test_bundle_lists_every_consultation_and_nothing_about_anyone_else(api, sess
     assert all(d["username"] != "outsider.officer" for d in bundle["disclosures"])
     nhs = [d for d in bundle["disclosures"] if d["agency"] == "nhs"]
     assert nhs and all("victim.location" not in d["classes"] for d in nhs)
-    glass = [d for d in bundle["disclosures"] if d["purpose"] == "break_glass"]
+    glass = [d for d in bundle["disclosures"] if d["purpose"] == "break-glass"]
     assert glass and all(d["role"] == "supervisor" for d in glass)
     for d in bundle["disclosures"]:
         assert set(d) >= {"at", "username", "agency", "role", "action", "classes", "purpose"}

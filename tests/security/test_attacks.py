@@ -9,13 +9,15 @@ from datetime import timedelta
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from hub.accounts.models import ApiToken, User
 from hub.accounts.security import DEMO_PASSWORD, token_hash
-from hub.cases.models import Case, Person
+from hub.auditlog.models import AuditEvent
+from hub.cases.models import Case, Membership, Person
 from hub.timeutil import utcnow
 from tests.conftest import demo_case_ids
+from tests.factories import leave_team
 
 CASE_WORDS = ["Fenwick", "Example Road", "Testwell", "harassment convictions", "0ZZ",
               "07700", "example.org"]
@@ -42,6 +44,11 @@ def id_routes(app, prefix: str):
                 yield rule, method
 
 
+# Open to every signed-in user by design (CONTRACT.md): hashes of the log, never content.
+HASH_ONLY_ROUTES = {"/api/v1/audit/events/<int:seq>/proof":
+                    {"leaf_index", "tree_size", "leaf_hash", "proof"}}
+
+
 def every_id(session) -> list[int]:
     cases = list(demo_case_ids(session).values())
     people = list(session.scalars(select(Person.id)))
@@ -59,7 +66,10 @@ def test_api_routes_with_ids_not_yours_reveal_nothing(app, api, session):
             for arg in rule.arguments:
                 path = path.replace(f"<int:{arg}>", str(some_id)).replace(f"<{arg}>", "x")
             r = getattr(outsider, method.lower())(path, json=BODIES.get(method))
-            assert r.status_code in {403, 404}, (method, path, r.status_code, r.json)
+            if rule.rule in HASH_ONLY_ROUTES and r.status_code == 200:
+                assert set(r.json) == HASH_ONLY_ROUTES[rule.rule], (path, r.json)
+            else:
+                assert r.status_code in {403, 404}, (method, path, r.status_code, r.json)
             assert not leaks(r.text), (method, path)
 
 
@@ -75,6 +85,29 @@ def test_pages_with_ids_not_yours_reveal_nothing(app, client, session):
             r = client.get(path)
             assert r.status_code in {403, 404}, (path, r.status_code)
             assert not leaks(r.text), path
+
+
+def test_break_glass_cannot_make_itself_permanent(api, client, session):
+    """A time-limited grant must not buy a seat on the team for the holder or their agency."""
+    case_id = min(demo_case_ids(session).values())
+    leave_team("police.supervisor", case_id)
+    supervisor = api("police.supervisor")
+    r = supervisor.post(f"/cases/{case_id}/break-glass",
+                        json={"reason": "Imminent risk reported tonight"})
+    assert r.status_code == 200, r.json
+    members = session.scalar(select(func.count(Membership.id)))
+    for body in ({"username": "police.supervisor"}, {"agency": "police"}):
+        r = supervisor.post(f"/cases/{case_id}/members", json=body)
+        assert r.status_code == 403, (body, r.json)
+    sign_in(client, "police.supervisor")
+    page = client.get(f"/cases/{case_id}")
+    assert page.status_code == 200 and "Add to team" not in page.text
+    r = client.post(f"/cases/{case_id}/members", data={"username": "police.supervisor"})
+    assert r.status_code == 403
+    assert session.scalar(select(func.count(Membership.id))) == members
+    refused = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "case:member:add", AuditEvent.outcome == "denied")).all()
+    assert len(refused) == 3 and all(e.case_id == case_id for e in refused)
 
 
 def test_hidden_cases_do_not_exist_in_lists_or_counts(api, session):
