@@ -77,7 +77,7 @@ def test_web_sign_in_asks_for_a_code_before_any_page(client, session):
         wrong = client.post("/sign-in/code", data={"code": "000000"})
         assert wrong.status_code == 400 and "The code is not right" in wrong.get_data(True)
         right = client.post("/sign-in/code", data={"code": code_for(user)})
-        assert right.status_code == 302 and right.headers["Location"] == "/cases/"
+        assert right.status_code == 302 and right.headers["Location"] == "/"
         assert client.get("/cases/").status_code == 200
     trail = [(e.action, e.outcome, e.username) for e in events_since(seq, "auth:")]
     assert trail == [("auth:login", "allowed", user.username),
@@ -116,7 +116,7 @@ def test_first_sign_in_enrols_with_a_qr_code_and_the_secret(client, session):
         wrong = client.post("/sign-in/set-up-code", data={"code": "123456"})
         assert wrong.status_code == 400 and not signed_in(client)
         done = client.post("/sign-in/set-up-code", data={"code": code_for(seed)})
-        assert done.status_code == 302 and done.headers["Location"] == "/cases/"
+        assert done.status_code == 302 and done.headers["Location"] == "/"
         assert client.get("/cases/").status_code == 200
         assert user_named(user.username).totp_enrolled
 

@@ -50,6 +50,22 @@ def create_through_form(client, **overrides) -> int:
     return int(re.fullmatch(r"/cases/(\d+)", response.headers["Location"]).group(1))
 
 
+# -- where each person lands, and what the menu offers them ---------------------------------
+@pytest.mark.parametrize(("username", "home", "menu"), [
+    ("police.officer", "/cases/", ["Cases"]),
+    ("nhs.clinician", "/cases/", ["Cases"]),
+    ("dpo", "/dpo/", ["DPO console", "Audit log", "Policy"]),
+    ("admin", "/admin/", ["Policy", "Administration"]),
+])
+def test_each_person_lands_on_their_own_work(client, session, username, home, menu):
+    sign_in(client, username)
+    landing = client.get("/")
+    assert landing.status_code == 302 and landing.headers["Location"] == home
+    page = html(client.get(home))
+    nav = page[page.index('aria-label="Menu"'):page.index("</nav>")]
+    assert re.findall(r'govuk-header__link" href="[^"]+">([^<]+)</a>', nav) == menu
+
+
 # -- journey 1: a police officer works their cases ------------------------------------------
 def test_officer_lists_searches_and_opens_a_case(client, session):
     ids = demo_case_ids(session)
@@ -341,7 +357,7 @@ def test_break_glass_through_the_form_is_recorded_and_ends(client, session, app)
         assert (glass.action, glass.purpose, glass.grant_id) == (
             "case:break-glass", "break-glass", grant.id)
         assert glass.details["severity"] == "high"
-        assert (read.action, read.purpose) == ("case:read", "break_glass")
+        assert (read.action, read.purpose) == ("case:read", "break-glass")
         for _ in range(minutes // 14):  # stay signed in while the grant runs out
             clock.shift(timedelta(minutes=14))
             client.get("/cases/")

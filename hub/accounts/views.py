@@ -45,7 +45,7 @@ def _begin_session(user, *, mfa_passed: bool):
     user.session_token = operations.start_session(user, mfa_passed=mfa_passed)
     login_user(user)
     if mfa_passed:
-        return redirect(url_for("cases.index"))
+        return redirect(url_for("home"))
     return redirect(url_for("accounts.mfa" if user.totp_enrolled else "accounts.enrol"))
 
 
@@ -60,7 +60,7 @@ def _second_factor_passed(user, token: str):
 def mfa():
     user = g.get("pending_user")
     if user is None:
-        return redirect(url_for("cases.index") if g.get("user") else url_for(".sign_in"))
+        return redirect(url_for("home") if g.get("user") else url_for(".sign_in"))
     if not user.totp_enrolled:
         return redirect(url_for(".enrol"))
     error, status = None, 200
@@ -68,7 +68,7 @@ def mfa():
         outcome = operations.check_code(g.session_row, request.form.get("code", "")[:10])
         if outcome.token:
             _second_factor_passed(user, outcome.token)
-            return redirect(url_for("cases.index"))
+            return redirect(url_for("home"))
         error, status = _code_error(outcome, "Enter the current code from your authenticator app")
     return render_template("accounts/mfa.html", error=error), status
 
@@ -94,7 +94,7 @@ def enrol():
         if outcome.token:
             _second_factor_passed(user, outcome.token)
             flash("Your authenticator app is set up.")
-            return redirect(url_for("cases.index"))
+            return redirect(url_for("home"))
         error, status = _code_error(outcome, "Scan the code again and enter the current code")
     seed = operations.totp_seed(user)
     uri = security.totp_uri(seed, user.username)

@@ -62,7 +62,7 @@ def _begin_session(user, *, mfa_passed: bool):
     user.session_token = accounts.start_session(user, mfa_passed=mfa_passed)
     login_user(user)
     if mfa_passed:
-        return redirect(url_for("cases.index"))
+        return redirect(url_for("home"))
     return redirect(url_for("accounts.mfa" if user.totp_secret_ct else "accounts.enrol"))
 
 

@@ -17,6 +17,8 @@ from werkzeug.exceptions import HTTPException
 from hub.accounts import operations as accounts
 from hub.auditlog.writer import AuditUnavailable
 from hub.extensions import db, login_manager
+from hub.policy import Permission, current_policy
+from hub.policy.engine import Principal
 
 # Pages a signed-in user who has not yet passed MFA may still reach.
 # GOV.UK Frontend's fonts and images too: redirecting them sent the browser to the
@@ -59,9 +61,28 @@ def register(app: Flask) -> None:
     # A database that is down or unreachable: nothing can be read without an audit record.
     app.register_error_handler(OperationalError, _audit_unavailable)
     app.register_error_handler(InterfaceError, _audit_unavailable)
-    app.add_url_rule("/", "home", lambda: redirect(url_for("cases.index")))
+    app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
-    app.context_processor(lambda: {"user": g.get("user")})
+    app.context_processor(lambda: {"user": g.get("user"), "can": _can})
+
+
+# Where each person starts, by the first of these permissions they hold.
+HOMES = ((Permission.CASE_LIST, "cases.index"), (Permission.AUDIT_READ, "dpo.dashboard"),
+         (Permission.ADMIN_MANAGE, "admin.index"))
+
+
+def _can(permission: str) -> bool:
+    """For templates: may the signed-in person do this? (The routes check again.)"""
+    user = g.get("user")
+    return user is not None and current_policy().has_permission(Principal.of(user),
+                                                                Permission(permission))
+
+
+def _home():
+    """Caseworkers start at their cases, DPOs at the DPO console, administrators at the
+    admin pages; anyone else (or nobody signed in) at the case list, which says why not."""
+    endpoint = next((e for permission, e in HOMES if _can(permission)), "cases.index")
+    return redirect(url_for(endpoint))
 
 
 def _load_signed_in_user():

@@ -47,7 +47,7 @@ def police(session, providers):
 def test_happy_path_provisions_a_police_officer(client, session, providers, police):
     providers[0].set_user("alice", **CLAIMS)
     r = sign_in(client, providers[0], "met", "alice")
-    assert r.status_code == 302 and r.headers["Location"].endswith("/cases/"), last_refusal(session)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/"), last_refusal(session)
     assert signed_in(client)
     user = user_for(session, providers[0], "alice")
     assert (user.agency.code, user.role, user.username) == ("police", "officer", "met.alice")
