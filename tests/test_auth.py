@@ -253,6 +253,35 @@ def test_pause_ends_by_itself_and_success_resets_the_count(client, session):
         assert token_call(client, "police.officer", DEMO_PASSWORD).status_code == 200
 
 
+def _token_from(client, address: str, username: str, password: str):
+    return client.post("/api/v1/auth/token", json={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_an_attacker_elsewhere_cannot_keep_the_real_user_out(client, session):
+    """Guessing from one address pauses that address, not the user's own sign-in."""
+    with frozen():
+        for _ in range(security.FREE_FAILURES):
+            assert _token_from(client, "203.0.113.9", "police.officer", "wrong").status_code == 401
+        assert _token_from(client, "203.0.113.9", "police.officer",
+                           DEMO_PASSWORD).status_code == 429
+        assert _token_from(client, "198.51.100.7", "police.officer",
+                           DEMO_PASSWORD).status_code == 200
+
+
+def test_guesses_spread_over_many_addresses_pause_the_username_everywhere(client, session):
+    """NIST SP 800-63B: at most 100 consecutive failures for one account, whoever guesses."""
+    with frozen() as clock:
+        for n in range(security.FREE_FAILURES_ALL_ADDRESSES):
+            address = f"10.0.{n // 250}.{n % 250 + 1}"
+            assert _token_from(client, address, "police.officer", "wrong").status_code == 401
+        assert _token_from(client, "198.51.100.7", "police.officer",
+                           DEMO_PASSWORD).status_code == 429
+        clock.shift(timedelta(seconds=31))  # the first pause of the growing series
+        assert _token_from(client, "198.51.100.7", "police.officer",
+                           DEMO_PASSWORD).status_code == 200
+
+
 def test_web_sign_in_is_throttled_too_with_429(client, session):
     seq = last_seq()
     with frozen():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -26,8 +26,24 @@ class SignIn:
     token: str | None = None  #: the new session token, once a web second factor passes
 
 
-def _throttle(username: str) -> LoginThrottle:
-    key = security.username_key(username)
+@dataclass
+class Throttle:
+    """One failure counter and the number of failures it forgives before pausing."""
+
+    row: LoginThrottle
+    free: int
+
+
+def _throttles(username: str) -> list[Throttle]:
+    """This username's counter from the caller's address, and across every address."""
+    address = request.remote_addr if has_request_context() else None
+    return [Throttle(_throttle_row(security.username_key(username, address or "")),
+                     security.FREE_FAILURES),
+            Throttle(_throttle_row(security.username_key(username)),
+                     security.FREE_FAILURES_ALL_ADDRESSES)]
+
+
+def _throttle_row(key: str) -> LoginThrottle:
     row = db.session.get(LoginThrottle, key)
     if row is None:
         try:
@@ -47,7 +63,7 @@ def check_credentials(username: str, password: str, otp: str | None = None,
     failures for any username, known or not, earn short, growing pauses.
     """
     now = utcnow()
-    throttle = _throttle(username)
+    throttle = _throttles(username)
     if _locked(throttle, now):
         audit.record_now("auth:login", "denied", rule="throttled",
                          details={"channel": channel}, user=_known(username))
@@ -61,7 +77,7 @@ def check_credentials(username: str, password: str, otp: str | None = None,
         return SignIn()
     needs_otp = user.mfa_required and channel == "web"
     if not needs_otp:  # with a code still to come, the password alone clears nothing
-        throttle.failures, throttle.locked_until = 0, None
+        _reset(throttle)
     return SignIn(user=user, needs_otp=needs_otp)
 
 
@@ -72,7 +88,7 @@ def check_code(row: UserSession, code: str) -> SignIn:
     does not buy unlimited guesses at the code. Success rotates the session token.
     """
     now, user = utcnow(), row.user
-    throttle = _throttle(user.username)
+    throttle = _throttles(user.username)
     if _locked(throttle, now):
         audit.record_now("auth:mfa", "denied", rule="throttled", details={"channel": "web"},
                          user=user)
@@ -80,7 +96,7 @@ def check_code(row: UserSession, code: str) -> SignIn:
     if not accept_totp(user, code):
         _failed(throttle, now, "auth:mfa", "web", user)
         return SignIn()
-    throttle.failures, throttle.locked_until = 0, None
+    _reset(throttle)
     return SignIn(user=user, token=pass_mfa(row))
 
 
@@ -94,17 +110,24 @@ def usable(user: User) -> bool:
     return user.is_active and (not user.is_demo or current_app.config["HUB_DEMO"])
 
 
-def _locked(throttle: LoginThrottle, now) -> bool:
-    return throttle.locked_until is not None and throttle.locked_until > now
+def _locked(throttles: list[Throttle], now) -> bool:
+    return any(t.row.locked_until is not None and t.row.locked_until > now for t in throttles)
 
 
-def _failed(throttle: LoginThrottle, now, action: str, channel: str, user: User | None) -> None:
-    # Counted in SQL, not read-modify-write: parallel guesses must each count.
-    db.session.execute(update(LoginThrottle)
-                       .where(LoginThrottle.username_key == throttle.username_key)
-                       .values(failures=LoginThrottle.failures + 1))
-    db.session.refresh(throttle)
-    throttle.locked_until = security.lock_after(throttle.failures, now)
+def _reset(throttles: list[Throttle]) -> None:
+    for t in throttles:
+        t.row.failures, t.row.locked_until = 0, None
+
+
+def _failed(throttles: list[Throttle], now, action: str, channel: str,
+            user: User | None) -> None:
+    for t in throttles:
+        # Counted in SQL, not read-modify-write: parallel guesses must each count.
+        db.session.execute(update(LoginThrottle)
+                           .where(LoginThrottle.username_key == t.row.username_key)
+                           .values(failures=LoginThrottle.failures + 1))
+        db.session.refresh(t.row)
+        t.row.locked_until = security.lock_after(t.row.failures, now, t.free)
     audit.record_now(action, "denied", rule="bad credentials", details={"channel": channel},
                      user=user)
 

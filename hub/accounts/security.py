@@ -80,16 +80,24 @@ def check_totp(seed: bytes, code: str, last_step: int | None,
 
 
 # -- throttling ---------------------------------------------------------------------------
+# Two counters per username. Guesses from one client address pause after FREE_FAILURES,
+# so an attacker elsewhere cannot keep the real user out; guesses from every address
+# together pause after NIST SP 800-63B's limit of 100, so spreading them over many
+# addresses buys no more than that. Both pauses grow and are capped at MAX_LOCK.
 FREE_FAILURES = 5
+FREE_FAILURES_ALL_ADDRESSES = 100
 MAX_LOCK = timedelta(minutes=15)
 
 
-def username_key(username: str) -> str:
-    return hmac.new(b"login-throttle", username.strip().lower().encode(), "sha256").hexdigest()
+def username_key(username: str, address: str | None = None) -> str:
+    """The throttle row's key: the username alone, or with one client address. (NUL never
+    reaches here, the hub refuses it in input, so the two kinds cannot collide.)"""
+    text = username.strip().lower() + ("" if address is None else f"\x00{address}")
+    return hmac.new(b"login-throttle", text.encode(), "sha256").hexdigest()
 
 
-def lock_after(failures: int, now: datetime) -> datetime | None:
+def lock_after(failures: int, now: datetime, free: int = FREE_FAILURES) -> datetime | None:
     """Short, growing pauses after repeated failures; never more than 15 minutes."""
-    if failures < FREE_FAILURES:
+    if failures < free:
         return None
-    return now + min(timedelta(seconds=30 * 2 ** (failures - FREE_FAILURES)), MAX_LOCK)
+    return now + min(timedelta(seconds=30 * 2 ** min(failures - free, 16)), MAX_LOCK)
