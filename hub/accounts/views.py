@@ -33,11 +33,13 @@ def sign_in():
             elif outcome.user is None:
                 errors["username"], status = "The username or password is not right", 400
             else:
-                return _begin_session(outcome.user, mfa_passed=not outcome.needs_otp)
+                return begin_session(outcome.user, mfa_passed=not outcome.needs_otp)
     return render_template("accounts/sign_in.html", errors=errors), status
 
 
-def _begin_session(user, *, mfa_passed: bool):
+def begin_session(user, *, mfa_passed: bool):
+    """Start a fresh server-side session for ``user``, ending any this browser held; local
+    and single sign-on alike go on to the second factor unless it has passed already."""
     previous = session.get("_user_id")
     if previous:  # this browser was signed in: that server-side session ends here
         operations.end_session(previous, reason="signed in again")

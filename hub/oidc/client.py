@@ -182,7 +182,13 @@ def _check_audience(claims: dict, client_id: str) -> None:
 
 
 def assurance_met(provider, claims: dict) -> bool:
-    """The sign-in is as strong as the agency requires (acr any-of, amr all-of)."""
+    """The sign-in is as strong as the agency requires (acr any-of, amr all-of).
+
+    A provider configured to promise nothing assures nothing: its users pass the hub's
+    own second factor, rather than signing in on a password alone.
+    """
+    if not provider.acr_values and not provider.required_amr:
+        return False
     if provider.acr_values and claims.get("acr") not in provider.acr_values:
         return False
     amr = claims.get("amr") if isinstance(claims.get("amr"), list) else []

@@ -8,9 +8,8 @@ bound to this browser) does the CSRF token's job.
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
-from flask_login import login_user
 
-from hub.accounts import operations as accounts
+from hub.accounts.views import begin_session
 from hub.extensions import limiter
 from hub.oidc import operations
 
@@ -54,16 +53,7 @@ def callback():
             redirect_uri=_callback_url(), code_verifier=pending.get("verifier"))
     except operations.SignInRefused as exc:
         return _refused(exc)
-    return _begin_session(user, mfa_passed=assured)
-
-
-def _begin_session(user, *, mfa_passed: bool):
-    session.clear()  # a fresh session on sign-in: no fixation
-    user.session_token = accounts.start_session(user, mfa_passed=mfa_passed)
-    login_user(user)
-    if mfa_passed:
-        return redirect(url_for("home"))
-    return redirect(url_for("accounts.mfa" if user.totp_secret_ct else "accounts.enrol"))
+    return begin_session(user, mfa_passed=assured)
 
 
 def _refused(exc: operations.SignInRefused):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.accounts.models import User
+from hub.accounts.models import User, UserSession
 from hub.auditlog.models import AuditEvent
 from tests.oidc.conftest import add_provider, path_of
 
@@ -162,6 +162,24 @@ def test_weak_assurance_signs_in_but_asks_for_the_hub_code(client, session, prov
     r = sign_in(client, providers[0], "met", "pat")
     assert r.status_code == 302 and "/sign-in/set-up-code" in r.headers["Location"]
     assert client.get("/cases/").status_code == 302  # not through the MFA gate
+
+
+def test_a_provider_that_promises_nothing_gets_the_hub_code(client, session, providers):
+    """No acr and no amr required: its strong-looking claims assure nothing."""
+    add_provider(session, providers[0], "lax", required_amr=[])
+    providers[0].set_user("lee", **CLAIMS)
+    r = sign_in(client, providers[0], "lax", "lee")
+    assert r.status_code == 302 and "/sign-in/set-up-code" in r.headers["Location"]
+    assert not signed_in(client)
+
+
+def test_single_sign_on_ends_the_session_this_browser_held(client, session, providers, police):
+    providers[0].set_user("alice", **CLAIMS)
+    assert sign_in(client, providers[0], "met", "alice").status_code == 302
+    first = session.scalar(select(UserSession).order_by(UserSession.id.desc()))
+    assert sign_in(client, providers[0], "met", "alice").status_code == 302
+    session.refresh(first)
+    assert first.revoked_at is not None and signed_in(client)
 
 
 def test_deactivated_user_cannot_come_back(client, session, providers, police):
