@@ -14,6 +14,12 @@ from hub.cases.models import Case
 from hub.policy import CaseDecision, Permission, Principal, Relationship, current_policy
 
 
+def principal_user():
+    """The signed-in user behind ``principal()``."""
+    principal()  # 401 when nobody is signed in
+    return g.user
+
+
 def principal() -> Principal:
     user = g.get("user")
     if user is None:
@@ -56,3 +62,18 @@ def open_case_as_member(case_id: int, action: str) -> tuple[Case, CaseDecision]:
                          rule=f"only team members change the team, not {decision.relationship}")
         abort(403)
     return case, decision
+
+
+def case_for_break_glass(case_id: int) -> Case:
+    """The case a break-glass request names, if it is in the caller's own area.
+
+    Each area is a separate STAC with its own team: a supervisor's emergency access stops
+    at their area's border, and to them another area's case does not exist (404, audited).
+    """
+    case = queries.case_for_view(case_id)
+    if case is None or case.area_id != principal_user().area_id:
+        audit.record_now("case:break-glass", "denied", case_id=case.id if case else None,
+                         rule="no such case" if case is None else "case in another area",
+                         details={"requested_id": case_id})
+        abort(404)
+    return case

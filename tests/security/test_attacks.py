@@ -11,10 +11,10 @@ from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 from sqlalchemy import func, select, update
 
-from hub.accounts.models import ApiToken, User
+from hub.accounts.models import ApiToken, Area, User
 from hub.accounts.security import DEMO_PASSWORD, token_hash
 from hub.auditlog.models import AuditEvent
-from hub.cases.models import Case, Membership, Person
+from hub.cases.models import BreakGlassGrant, Case, Membership, Person
 from hub.timeutil import utcnow
 from tests.conftest import demo_case_ids
 from tests.factories import leave_team
@@ -108,6 +108,22 @@ def test_break_glass_cannot_make_itself_permanent(api, client, session):
     refused = session.scalars(select(AuditEvent).where(
         AuditEvent.action == "case:member:add", AuditEvent.outcome == "denied")).all()
     assert len(refused) == 3 and all(e.case_id == case_id for e in refused)
+
+
+def test_break_glass_stops_at_the_area_border(api, session):
+    """A London supervisor cannot break into a Hampshire case: to them it does not exist."""
+    hampshire = session.scalar(select(Case.id).join(Case.area).where(Area.code == "hampshire")
+                               .order_by(Case.id))
+    leave_team("police.supervisor", hampshire)
+    r = api("police.supervisor").post(f"/cases/{hampshire}/break-glass",
+                                      json={"reason": "Imminent risk reported tonight"})
+    assert r.status_code == 404
+    assert session.scalar(select(func.count(BreakGlassGrant.id))
+                          .where(BreakGlassGrant.case_id == hampshire)) == 0
+    refused = session.scalars(select(AuditEvent).where(AuditEvent.action == "case:break-glass")
+                              .order_by(AuditEvent.seq.desc())).first()
+    assert (refused.outcome, refused.rule, refused.case_id) == (
+        "denied", "case in another area", hampshire)
 
 
 def test_hidden_cases_do_not_exist_in_lists_or_counts(api, session):
