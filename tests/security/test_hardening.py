@@ -3,6 +3,7 @@ no caching of signed-in pages, cookie flags, throttling, and production's refusa
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -62,6 +63,18 @@ def test_every_form_post_without_the_token_is_refused(csrf_app):
         r = client.post(path, data={"username": "police.officer", "password": DEMO_PASSWORD})
         assert r.status_code == 400, (rule.rule, r.status_code)
         assert "CSRF" in r.text or "Bad Request" in r.text
+
+
+def test_refusals_reach_the_security_log_without_query_strings(csrf_app, caplog):
+    """ASVS 16.3.3: forged CSRF, missing credentials and throttling leave a trace."""
+    client = csrf_app.test_client()
+    with caplog.at_level(logging.WARNING, logger="hub.security"):
+        client.post("/sign-out", data={"csrf_token": "forged"})
+        client.get("/api/v1/cases?q=Fenwick")
+    lines = [r.getMessage() for r in caplog.records if r.name == "hub.security"]
+    assert any(line.startswith("refused 400 POST /sign-out ") for line in lines), lines
+    assert any(line.startswith("refused 401 GET /api/v1/cases ") for line in lines), lines
+    assert all("request_id=" in line and "Fenwick" not in line for line in lines)
 
 
 def test_a_post_with_the_token_gets_through(csrf_app):
