@@ -303,6 +303,39 @@ def test_bad_case_forms_get_400_and_write_nothing(client, session):
     assert events_since(seq, "case:create") == []
 
 
+def test_empty_case_form_lists_every_field_in_error(client, session):
+    """The GOV.UK error summary names every field in error, each linked to its field, and
+    each field shows its own message: not only the first problem found."""
+    sign_in(client, "police.officer")
+    before = session.scalar(select(func.count(Case.id)))
+    response = client.post("/cases/new", data={"perpetrator_name": "", "victim_name": "",
+                                               "victim_address": "", "risk_level": "standard",
+                                               "summary": ""})
+    assert response.status_code == 400
+    page = html(response)
+    summary = re.search(r'<div class="govuk-error-summary".*?</ul>', page, re.S).group(0)
+    assert links(summary, "^#") == ["#perpetrator-name", "#victims-0-name"]
+    for field, words in (("perpetrator-name", "perpetrator"), ("victims-0-name", "victim")):
+        message = text_by_id(page, f"{field}-error")
+        assert message is not None and words in message.lower(), (field, message)
+        assert message.removeprefix("Error: ") in page_text(summary), (field, message)
+        assert re.search(rf'<input class="govuk-input govuk-input--error" id="{field}"'
+                         rf'[^>]*aria-describedby="{field}-error"', page), field
+    assert session.scalar(select(func.count(Case.id))) == before
+
+    response = client.post("/cases/new", data=new_case_form(
+        perpetrator_name="", victim_email="not-an-email", victim_phone="call me",
+        risk_level="extreme", summary="x" * 501))
+    assert response.status_code == 400
+    summary = re.search(r'<div class="govuk-error-summary".*?</ul>', html(response), re.S)
+    assert links(summary.group(0), "^#") == [
+        "#perpetrator-name", "#victims-0-phone", "#victims-0-email", "#risk_level", "#summary"]
+    for field in ("perpetrator-name", "victims-0-phone", "victims-0-email", "risk_level",
+                  "summary"):
+        assert text_by_id(html(response), f"{field}-error"), field
+    assert session.scalar(select(func.count(Case.id))) == before
+
+
 def test_clinicians_cannot_create_cases(client, session):
     sign_in(client, "nhs.clinician")
     assert client.get("/cases/new").status_code == 403

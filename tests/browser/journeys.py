@@ -100,11 +100,14 @@ class Ui:
         radio = self.page.get_by_label(label, exact=True)
         if self.mode == "keyboard":
             name = radio.get_attribute("name")
-            self._tab_until(f"e => e.type === 'radio' && e.name === {name!r}", repr(radio))
+            in_group = f"e => e.type === 'radio' && e.name === {name!r}"
+            if not self.page.evaluate(f"({in_group})(document.activeElement)"):
+                self._tab_until(in_group, repr(radio))
             for _ in range(20):
                 if radio.is_checked():
                     break
-                self.page.keyboard.press("ArrowDown")
+                on_it = radio.evaluate("e => e === document.activeElement")
+                self.page.keyboard.press("Space" if on_it else "ArrowDown")
         else:
             radio.check()
         expect(radio).to_be_checked()
@@ -124,6 +127,14 @@ class Ui:
         else:
             field.select_option(value)
         expect(field).to_have_value(value)
+
+    def jump(self, link: Locator) -> None:
+        """Follow a link within the page (an error summary's, say): no new page to check."""
+        if self.mode == "keyboard":
+            self._tab_to(link)
+            self.page.keyboard.press("Enter")
+        else:
+            link.click()
 
     def _tab_to(self, target: Locator) -> None:
         handle = target.element_handle()
@@ -206,8 +217,9 @@ def clinician_adds_notes(ui: Ui, tag: str) -> None:
         expect(entry.locator(".govuk-tag")).to_have_text(info_class)
 
 
-def dpo_audits_access(ui: Ui, reason: str) -> None:
-    """Journey 3: the DPO filters the audit log and finds a break-glass access."""
+def dpo_audits_access(ui: Ui, reason: str) -> str:
+    """Journey 3: the DPO filters the audit log and finds a break-glass access; returns the
+    id of the case it was on, as the log shows it."""
     page = ui.page
     sign_in(ui, "dpo")
     ui.follow(page.get_by_role("navigation", name="Menu").get_by_role("link", name="Audit log"),
@@ -230,6 +242,58 @@ def dpo_audits_access(ui: Ui, reason: str) -> None:
     expect(page.locator(".hub-audit-table")).to_contain_text(f"Reason: {reason}")
     for cell in page.locator(".hub-audit-table tbody td:nth-child(5)").all_inner_texts():
         assert cell == case_id, cell
+    return case_id
+
+
+def dpo_reviews_break_glass_alert(ui: Ui, case_id: str, reason: str) -> None:
+    """Journey 3, continued: from the console the DPO opens the alert the break-glass raised,
+    is told to choose an outcome, then closes it as justified with a note."""
+    page = ui.page
+    ui.follow(page.get_by_role("navigation", name="Menu").get_by_role("link", name="DPO console"),
+              shot="3-dpo-dashboard")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Data protection dashboard")
+    expect(page.get_by_role("img", name=re.compile("^Break-glass accesses per month"))) \
+        .to_be_visible()
+    ui.follow(page.locator("#open-alerts").get_by_role("link"), shot="3-dpo-alerts")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
+    title = f"Break-glass access to case {case_id} by user"
+    row = page.locator(".hub-audit-table tbody tr", has_text=title)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("open")
+    alert_id = row.locator("td").first.inner_text()
+    ui.follow(row.get_by_role("link", name=alert_id, exact=True), shot="3-dpo-alert")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    events = page.locator("#alert-events tbody tr")
+    expect(events).to_have_count(1)
+    expect(events).to_contain_text("break-glass")
+    expect(events).to_contain_text(f"Reason: {reason}")
+    expect(events.locator("td:nth-child(5)")).to_have_text(case_id)
+
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        ui.follow(page.get_by_role("button", name="Close alert"),
+                  shot="3-dpo-alert-no-outcome")
+    assert posted.value.status == 400, posted.value.status
+    expect(page).to_have_title(re.compile(r"^Error: Alert\b"))
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_be_visible()
+    expect(summary.locator("a[href='#outcome']")).to_be_visible()
+    expect(page.locator("#outcome-error")).to_be_visible()
+    expect(page.get_by_role("group", name="Outcome of your review")).to_have_attribute(
+        "aria-describedby", "outcome-error")
+    if ui.mode != "nojs":  # GOV.UK Frontend moves focus to the field the link names
+        ui.jump(summary.locator("a[href='#outcome']"))
+        expect(page.get_by_label("justified", exact=True)).to_be_focused()
+    note = f"Supervisor's reason checked with the duty inspector ({ui.mode} run)."
+    ui.choose("justified")
+    ui.fill("Note", note)
+    ui.follow(page.get_by_role("button", name="Close alert"), shot="3-dpo-alert-closed")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
+    expect(page.get_by_role("status")).to_contain_text(f"Alert {alert_id} closed as justified.")
+    expect(page.locator(".hub-audit-table tbody tr", has_text=title)).to_have_count(0)
+    ui.follow(page.get_by_role("link", name="Closed", exact=True))
+    closed = page.locator(".hub-audit-table tbody tr", has_text=title)
+    expect(closed).to_have_count(1)
+    expect(closed.locator("td").last).to_have_text("closed (justified)")
 
 
 def dpo_pages_through_the_log(ui: Ui) -> None:
@@ -297,6 +361,9 @@ def officer_creates_case(ui: Ui, tag: str) -> str:
     summary = page.locator(".govuk-error-summary")
     expect(summary).to_be_visible()
     expect(page).to_have_title(re.compile(r"^Error: Create a case\b"))
+    missing = ["Enter the perpetrator's full name", "Enter the victim's full name"]
+    expect(summary.get_by_role("link")).to_have_text(missing)  # every field, not the first
+    expect(page.locator(".govuk-error-message")).to_have_text([f"Error: {m}" for m in missing])
     perpetrator = f"Perry Createdcase {tag}"
     ui.fill("Perpetrator's full name", perpetrator)
     ui.fill("Full name", f"Vera Createdcase {tag}")

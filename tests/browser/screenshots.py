@@ -40,7 +40,12 @@ def take(out: Path) -> list[Path]:
         case_id, reference = data.new_case(hub)
         reason = "Victim unreachable after a reported sighting; risk to life"
         run(journeys.supervisor_breaks_glass, case_id, reference, reason)
-        run(journeys.dpo_audits_access, reason)
+
+        def dpo(ui: Ui) -> None:
+            journeys.dpo_reviews_break_glass_alert(ui, journeys.dpo_audits_access(ui, reason),
+                                                   reason)
+
+        run(dpo)
         run(journeys.officer_creates_case, "screenshot")
         username, seed = data.make_user(hub)
         run(journeys.sign_in_with_code, username, data.PASSWORD, lambda: totp_now(seed))

@@ -161,7 +161,8 @@ class NoScriptAxe:
 
 
 # Pages already run through axe in this process, by shape: the same template in the same
-# state (same title, same address pattern, same components) is checked once, not per test.
+# state (same title and address pattern, numbers aside, and same components) is checked
+# once, not per test: "Alert 7" is checked as "Alert N", like /dpo/alerts/N.
 # The shape leaves out the two classes GOV.UK Frontend's script adds to <body>, which are
 # the only difference between a page's DOM with JavaScript on and off: a page first met in
 # a browser without JavaScript is checked there (through NoScriptAxe) all the same.
@@ -173,7 +174,7 @@ def _shape(page: Page, classes: str) -> tuple:
     path = re.sub(r"\d+", "N", page.url.split("://", 1)[1].split("/", 1)[1].split("?")[0])
     query = sorted(re.findall(r"[?&]([^=&]+)=", page.url))
     components = " ".join(c for c in classes.split() if c not in JS_ONLY_CLASSES)
-    return (page.title(), path, tuple(query), components)
+    return (re.sub(r"\d+", "N", page.title()), path, tuple(query), components)
 
 
 def check_page(page: Page, console: Console, *, axe: bool = True,

@@ -20,11 +20,13 @@ def test_clinician_adds_an_intervention_note_and_a_clinical_summary(ui):
     journeys.clinician_adds_notes(ui, tag=ui.mode)
 
 
-def test_dpo_filters_the_audit_log_and_finds_break_glass(ui, hub):
+def test_dpo_finds_break_glass_in_the_audit_log_and_reviews_its_alert(ui, hub):
     case_id, _reference = data.new_case(hub)
     reason = f"Urgent welfare check on the victim ({ui.mode} run)"
     data.break_glass(hub, case_id, "police.supervisor", reason)
-    journeys.dpo_audits_access(ui, reason)
+    found = journeys.dpo_audits_access(ui, reason)
+    assert found == str(case_id), (found, case_id)
+    journeys.dpo_reviews_break_glass_alert(ui, found, reason)
 
 
 def test_dpo_pages_through_the_audit_log(open_ui):
