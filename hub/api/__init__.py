@@ -65,6 +65,20 @@ def load(schema: Schema, data=None) -> dict:
         raise BadInput(f"{field}: {message}", field) from None
 
 
+def all_errors(messages, prefix: str = "") -> dict[str, str]:
+    """Every field in error (dotted, as the templates name them), with its first message:
+    a page's error summary lists them all, as the GOV.UK pattern asks."""
+    if isinstance(messages, dict):
+        out: dict[str, str] = {}
+        for key, value in messages.items():
+            out.update(all_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(messages, list) and messages and not isinstance(messages[0], str):
+        return all_errors(messages[0], prefix)
+    first = messages[0] if isinstance(messages, list) and messages else messages
+    return {prefix or "summary": str(first)}
+
+
 def _first(messages, prefix: str = "") -> tuple[str, str]:
     if isinstance(messages, dict):
         key, value = next(iter(messages.items()))

@@ -73,8 +73,12 @@ class AlertListIn(Strict):
 
 
 class AlertCloseIn(Strict):
-    outcome = fields.String(required=True, validate=validate.OneOf(ALERT_OUTCOMES))
-    note = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+    outcome = fields.String(required=True, validate=validate.OneOf(
+        ALERT_OUTCOMES, error="Choose the outcome of your review"),
+        error_messages={"required": "Choose the outcome of your review"})
+    note = fields.String(required=True, validate=validate.Length(
+        min=3, max=2000, error="Enter a note of 3 to 2,000 characters"),
+        error_messages={"required": "Enter a note about your review"})
 
 
 class ExemptionIn(Strict):

@@ -17,7 +17,7 @@ from flask_login import login_required
 from marshmallow import ValidationError
 
 from hub import access
-from hub.api import _first
+from hub.api import all_errors
 from hub.auditlog import writer as audit
 from hub.cases import operations, queries, redaction, schemas
 from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, RISK_LEVELS
@@ -28,8 +28,7 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 
 def _form_errors(exc: ValidationError) -> dict[str, str]:
-    field, message = _first(exc.messages)
-    return {field: message}
+    return all_errors(exc.messages)
 
 
 # The create-case form's fields in page order: (error key, form name, message when left
@@ -50,22 +49,9 @@ _NEW_CASE_FIELDS = (
 )
 
 
-def _flatten(messages, prefix: str = "") -> dict[str, str]:
-    """Every field in error (dotted, as the templates name them), with its first message."""
-    if isinstance(messages, dict):
-        out: dict[str, str] = {}
-        for key, value in messages.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(messages, list) and messages and not isinstance(messages[0], str):
-        return _flatten(messages[0], prefix)
-    first = messages[0] if isinstance(messages, list) and messages else messages
-    return {prefix or "summary": str(first)}
-
-
 def _new_case_errors(exc: ValidationError, form) -> dict[str, str]:
     """All the create form's errors, not only the first, in the order the page shows them."""
-    found = _flatten(exc.messages)
+    found = all_errors(exc.messages)
     errors = {key: empty if empty and not form.get(name, "").strip() else wrong
               for key, name, empty, wrong in _NEW_CASE_FIELDS if found.pop(key, None)}
     return errors | found  # anything else (a NUL character, say) keeps its own message

@@ -8,7 +8,7 @@ from flask_login import login_required
 from marshmallow import ValidationError
 
 from hub import access
-from hub.api import _first
+from hub.api import all_errors
 from hub.auditlog import subject_access
 from hub.auditlog import writer as audit
 from hub.auditlog.schemas import AlertCloseIn, AlertListIn, ErasureIn, ExemptionIn
@@ -27,8 +27,7 @@ def _form(schema) -> tuple[dict | None, dict]:
     try:
         return schema.load({k: v for k, v in request.form.items() if k != "csrf_token"}), {}
     except ValidationError as exc:
-        field, message = _first(exc.messages)
-        return None, {field: message}
+        return None, all_errors(exc.messages)
 
 
 @bp.get("/")
