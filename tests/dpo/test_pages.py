@@ -112,6 +112,11 @@ def test_closing_an_alert_on_the_page(api, web, session):
     client = web("dpo")
     page = client.get(f"/dpo/alerts/{alert_id}")
     assert 'id="alert-events"' in page.text and "case:break-glass" in page.text
+    empty = client.post(f"/dpo/alerts/{alert_id}", data={})
+    assert empty.status_code == 400  # the summary lists both fields, in GOV.UK words
+    assert all(f'href="#{field}">{message}</a>' in empty.text for field, message in (
+        ("outcome", "Choose the outcome of your review"),
+        ("note", "Enter a note about your review")))
     assert client.post(f"/dpo/alerts/{alert_id}", data={"outcome": "justified"}).status_code \
         == 400
     done = client.post(f"/dpo/alerts/{alert_id}",
