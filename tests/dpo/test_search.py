@@ -201,7 +201,10 @@ def test_two_batches_from_the_same_point_are_refused(api, session):
 def test_count_tables_are_append_only(api, session, statement):
     _activity(api)
     _count_everything_so_far()
-    with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+    # hub_app on PostgreSQL lacks the privilege (deploy/postgres/grants.sql); the trigger
+    # refuses everyone else, as on SQLite.
+    with pytest.raises(DBAPIError, match="append-only|permission denied"), \
+            session.begin_nested():
         session.execute(text(statement))
 
 
