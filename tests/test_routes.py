@@ -68,6 +68,17 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("accounts.enrol", "GET"): PUBLIC,  # likewise; 404 otherwise
     ("accounts.enrol", "POST"): PUBLIC,
     ("accounts.sign_out", "POST"): PUBLIC,
+    # only for a session signed in with a temporary password; a redirect otherwise
+    ("accounts.choose_password", "GET"): PUBLIC,
+    ("accounts.choose_password", "POST"): PUBLIC,
+    # -- your account: yours only, so any signed-in user ------------------------------------
+    ("accounts.account", "GET"): SIGNED_IN,
+    ("accounts.change_password", "GET"): SIGNED_IN,
+    ("accounts.change_password", "POST"): Access(signed_in=True, body={}),
+    ("accounts.sessions", "GET"): SIGNED_IN,
+    # someone else's session or token id is a 404 (tests/test_credentials.py)
+    ("accounts.end_session", "POST"): SIGNED_IN,
+    ("accounts.end_token", "POST"): SIGNED_IN,
     ("oidc.choose", "GET"): PUBLIC,
     ("oidc.begin", "POST"): PUBLIC,
     ("oidc.callback", "GET"): PUBLIC,
@@ -137,6 +148,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("api.admin_update_user", "PATCH"): perm("admin:manage", body={}),
     ("api.admin_deactivate_user", "POST"): perm("admin:manage"),
     ("api.admin_reactivate_user", "POST"): perm("admin:manage"),
+    ("api.admin_create_user", "POST"): perm("admin:manage", body={}),
+    ("api.admin_reset_sign_in", "POST"): perm("admin:manage"),
     ("api.admin_agencies", "GET"): perm("admin:manage"),
     ("api.admin_update_agency", "PATCH"): perm("admin:manage", body={}),
     ("api.admin_roles", "GET"): perm("admin:manage"),
@@ -150,6 +163,9 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("admin.set_role", "POST"): perm("admin:manage", body={}),
     ("admin.deactivate", "POST"): perm("admin:manage", body={}),
     ("admin.reactivate", "POST"): perm("admin:manage", body={}),
+    ("admin.new_user", "GET"): perm("admin:manage"),
+    ("admin.new_user", "POST"): perm("admin:manage", body={}),
+    ("admin.reset_sign_in", "POST"): perm("admin:manage", body={}),
     ("admin.agencies", "GET"): perm("admin:manage"),
     ("admin.set_agency", "POST"): perm("admin:manage", body={}),
     ("admin.roles", "GET"): perm("admin:manage"),
@@ -214,7 +230,8 @@ def params(app) -> dict[str, object]:
                 "user_id": nhs.id, "agency_id": db.session.scalar(
                     select(Agency.id).where(Agency.code == "nhs")),
                 "username": "nhs.clinician", "alert_id": 1, "provider_id": 1, "seq": 1,
-                "slug": "none", "strings": case_data_strings(cases)}
+                "slug": "none", "session_id": 1, "token_id": 1,
+                "strings": case_data_strings(cases)}
 
 
 @pytest.fixture(scope="module")

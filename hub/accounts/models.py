@@ -51,6 +51,11 @@ class User(UserMixin, db.Model):
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     oidc_issuer: Mapped[str | None] = mapped_column(String(255))  #: exact `iss` of the provider
     oidc_subject: Mapped[str | None] = mapped_column(String(255))  #: `sub` at that provider
+    #: Set when an administrator issued a temporary password (a new user, or a reset): the
+    #: next sign-in must choose a password before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    #: When that temporary password stops working (ASVS 6.4.1: short-lived).
+    temporary_password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     agency: Mapped[Agency] = relationship(lazy="joined")
     area: Mapped[Area | None] = relationship(lazy="joined")

@@ -9,7 +9,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub.accounts import security
+from hub.accounts import passwords, security
 from hub.accounts.models import ApiToken, LoginThrottle, User, UserSession
 from hub.auditlog import writer as audit
 from hub.extensions import db
@@ -70,6 +70,8 @@ def check_credentials(username: str, password: str, otp: str | None = None,
         return SignIn(throttled=True)
     user = _known(username)
     ok = _password_ok(user, password)
+    if ok and channel == "api" and user.must_change_password:
+        ok = False  # a temporary password opens the "choose a password" page, nothing else
     if ok and channel == "api" and user.mfa_required:
         ok = otp is not None and user.totp_enrolled and accept_totp(user, otp)
     if not ok:
@@ -102,7 +104,12 @@ def check_code(row: UserSession, code: str) -> SignIn:
 
 def _password_ok(user: User | None, password: str) -> bool:
     ok = security.check_password(user.password_hash if user else None, password)
-    return ok and usable(user)
+    return ok and usable(user) and not _temporary_password_expired(user)
+
+
+def _temporary_password_expired(user: User) -> bool:
+    expires = user.temporary_password_expires_at
+    return user.must_change_password and expires is not None and expires <= utcnow()
 
 
 def usable(user: User) -> bool:
@@ -243,13 +250,154 @@ def user_for_token(token: str) -> User | None:
 
 def deactivate(user: User, by: User) -> None:
     """Immediate effect: every session and token of the user stops working."""
-    now = utcnow()
-    user.active, user.deactivated_at = False, now
-    db.session.execute(update(UserSession).where(UserSession.user_id == user.id,
-                                                 UserSession.revoked_at.is_(None))
-                       .values(revoked_at=now))
-    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id,
-                                              ApiToken.revoked_at.is_(None))
-                       .values(revoked_at=now))
+    user.active, user.deactivated_at = False, utcnow()
+    revoke_credentials(user)
     audit.record("admin:user:deactivate", details={"target_user_id": user.id}, user=by)
     audit.commit()
+
+
+def revoke_credentials(user: User, *, keep_session_id: int | None = None) -> tuple[int, int]:
+    """End every live session (but ``keep_session_id``) and API token of ``user`` now.
+    Returns how many sessions and tokens ended. The caller audits and commits."""
+    now = utcnow()
+    sessions = (update(UserSession).where(UserSession.user_id == user.id,
+                                          UserSession.revoked_at.is_(None))
+                .values(revoked_at=now))
+    if keep_session_id is not None:
+        sessions = sessions.where(UserSession.id != keep_session_id)
+    ended_sessions = db.session.execute(sessions).rowcount
+    ended_tokens = db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)).rowcount
+    return ended_sessions, ended_tokens
+
+
+# -- the credential lifecycle: temporary passwords, changing one's password ------------------
+#: How long an administrator's temporary password works (ASVS 6.4.1: short-lived). A day
+#: is enough to hand it over by phone or in person, and short enough to be of little use
+#: to whoever finds it written down later.
+TEMPORARY_PASSWORD_TTL = timedelta(hours=24)
+
+
+class PasswordRefused(Exception):
+    """A password change refused: the form field at fault, a sentence for it, a status."""
+
+    def __init__(self, field: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.field, self.message, self.status = field, message, status
+
+
+def issue_temporary_password(user: User) -> str:
+    """Give ``user`` a new one-time password, and remove their authenticator.
+
+    The next sign-in must choose a password of the user's own before any other page, and
+    then enrol an authenticator again: whoever lost the old one (or never had one) proves
+    themselves with what the administrator handed over (ASVS 6.4.3, 6.4.4). A reset demo
+    account stops being a demo account: it has a secret of its own now, so it gets the full
+    second factor. The caller revokes sessions, audits and commits.
+    """
+    password = security.new_temporary_password()
+    user.password_hash = security.hash_password(password)
+    user.must_change_password = True
+    user.temporary_password_expires_at = utcnow() + TEMPORARY_PASSWORD_TTL
+    user.totp_secret_ct, user.totp_last_step = None, None
+    user.is_demo = False
+    return password
+
+
+def change_password(user: User, current: str | None, new: str, *,
+                    keep_session_id: int | None) -> None:
+    """Set a password ``user`` chose, ending every other session and API token of theirs.
+
+    ``current`` is the password the user says they have now (ASVS 6.2.3). Wrong guesses
+    count against the sign-in throttle, so a stolen session cannot try passwords faster
+    than the sign-in page allows. It is None only for the forced change after a temporary
+    password, which the sign-in moments ago checked. Raises PasswordRefused.
+    """
+    forced = user.must_change_password
+    # Sizes first, before anything is counted or written: an oversized password is refused
+    # with nothing changed (and is never truncated, ASVS 6.2.8).
+    if passwords.too_long(new):
+        raise PasswordRefused("new_password", passwords.problem(new, user.username))
+    if current is not None and passwords.too_long(current):
+        raise PasswordRefused("current_password", "Your current password is not right")
+    if current:
+        _check_current_password(user, current)
+    elif not forced or current is not None:
+        raise PasswordRefused("current_password", "Enter your current password")
+    problem = passwords.problem(new, user.username)
+    if problem is None and forced and security.check_password(user.password_hash, new):
+        problem = "Choose a password of your own, not the temporary one"
+    if problem is not None:
+        raise PasswordRefused("new_password", problem)
+    user.password_hash = security.hash_password(new)
+    user.must_change_password, user.temporary_password_expires_at = False, None
+    sessions, tokens = revoke_credentials(user, keep_session_id=keep_session_id)
+    audit.record("auth:password:change", details={
+        "channel": "web", "forced": forced, "sessions_ended": sessions,
+        "tokens_ended": tokens}, user=user)
+    audit.commit()
+
+
+def _check_current_password(user: User, current: str) -> None:
+    now = utcnow()
+    throttle = _throttles(user.username)
+    if _locked(throttle, now):
+        audit.record_now("auth:password:change", "denied", rule="throttled",
+                         details={"channel": "web"}, user=user)
+        raise PasswordRefused("current_password",
+                              "Too many attempts. Wait a few minutes and try again", 429)
+    if not security.check_password(user.password_hash, current):
+        _failed(throttle, now, "auth:password:change", "web", user)
+        raise PasswordRefused("current_password", "Your current password is not right")
+    _reset(throttle)
+
+
+# -- a user's own sessions and tokens ---------------------------------------------------------
+def live_sessions(user: User) -> list[UserSession]:
+    """The user's browser sessions that still work, most recently used first."""
+    now = utcnow()
+    rows = db.session.scalars(select(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc()))
+    return [row for row in rows if not _session_over(row, now)]
+
+
+def live_tokens(user: User) -> list[ApiToken]:
+    """The user's API tokens that still work, newest first."""
+    return list(db.session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > utcnow()).order_by(ApiToken.created_at.desc(),
+                                                 ApiToken.id.desc())))
+
+
+def end_own_session(user: User, session_id: int) -> UserSession | None:
+    """End one of ``user``'s own sessions. Anyone else's, or one already ended, is "not
+    found" (None): the id of another user's session reveals and changes nothing."""
+    row = db.session.scalar(select(UserSession).where(
+        UserSession.id == session_id, UserSession.user_id == user.id,
+        UserSession.revoked_at.is_(None)))
+    if row is None:
+        audit.record_now("auth:session:end", "denied", rule="no such record",
+                         details={"requested_id": session_id}, user=user)
+        return None
+    row.revoked_at = utcnow()
+    audit.record("auth:session:end", details={"session_id": row.id, "channel": "web"},
+                 user=user)
+    audit.commit()
+    return row
+
+
+def end_own_token(user: User, token_id: int) -> ApiToken | None:
+    """Revoke one of ``user``'s own API tokens; like ``end_own_session`` for the rest."""
+    row = db.session.scalar(select(ApiToken).where(
+        ApiToken.id == token_id, ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
+    if row is None:
+        audit.record_now("auth:token:revoke", "denied", rule="no such record",
+                         details={"requested_id": token_id}, user=user)
+        return None
+    row.revoked_at = utcnow()
+    audit.record("auth:token:revoke", details={"token_id": row.id, "channel": "web"},
+                 user=user)
+    audit.commit()
+    return row

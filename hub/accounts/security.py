@@ -43,6 +43,17 @@ def new_token(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
+# No 0/o, 1/l/i: a temporary password is read out or copied by hand to its user.
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def new_temporary_password() -> str:
+    """A one-time password an administrator hands to a user: 20 characters from a CSPRNG
+    (about 99 bits), in groups of four so it can be read out and typed without mistakes."""
+    chars = [secrets.choice(_TEMPORARY_ALPHABET) for _ in range(20)]
+    return "-".join("".join(chars[i:i + 4]) for i in range(0, 20, 4))
+
+
 # -- TOTP (RFC 6238), single-use ------------------------------------------------------------
 def new_totp_seed() -> bytes:
     return secrets.token_bytes(20)

@@ -1,4 +1,5 @@
-"""Sign-in pages: password, then a TOTP code (or enrolment for a first sign-in)."""
+"""Sign-in pages: password, then a TOTP code (or enrolment for a first sign-in); and the
+signed-in user's own account: change password, see and end sessions and API tokens."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_login import login_user, logout_user
 from markupsafe import Markup
 
-from hub.accounts import operations, security
+from hub.accounts import operations, passwords, security
 from hub.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
@@ -22,8 +23,11 @@ def sign_in():
     errors, status = {}, 200
     if request.method == "POST":
         username = request.form.get("username", "")[:64]
-        password = request.form.get("password", "")[:1024]
-        if not username or not password:
+        password = request.form.get("password", "")
+        if passwords.too_long(password):  # refused, never truncated (ASVS 6.2.8)
+            errors["password"] = f"Password must be {passwords.MAX_LENGTH} characters or fewer"
+            status = 400
+        elif not username or not password:
             errors["username"], status = "Enter your username and password", 400
         else:
             outcome = operations.check_credentials(username, password, channel="web")
@@ -46,6 +50,8 @@ def begin_session(user, *, mfa_passed: bool):
     session.clear()  # a fresh session on sign-in: no fixation
     user.session_token = operations.start_session(user, mfa_passed=mfa_passed)
     login_user(user)
+    if user.must_change_password:
+        return redirect(url_for("accounts.choose_password"))
     if mfa_passed:
         return redirect(url_for("home"))
     return redirect(url_for("accounts.mfa" if user.totp_enrolled else "accounts.enrol"))
@@ -120,3 +126,105 @@ def sign_out():
     session.clear()
     flash("You have signed out.")
     return redirect(url_for(".sign_in"))
+
+
+# -- choosing a password after a temporary one ------------------------------------------------
+@bp.route("/sign-in/new-password", methods=["GET", "POST"])
+def choose_password():
+    """The only page (but sign-out) a user signed in with a temporary password may reach:
+    hub/web's gate sends every other address here. Then on to enrolment."""
+    user = g.get("pending_user")
+    if user is None or not user.must_change_password:
+        return redirect(url_for("home") if g.get("user") else url_for(".sign_in"))
+    errors, status = {}, 200
+    if request.method == "POST":
+        new = request.form.get("new_password", "")
+        errors, status = _try_change(user, None, new)
+        if not errors:
+            flash("Your new password is set. Now set up your authenticator app.")
+            return redirect(url_for(".enrol")), 303
+    return render_template("accounts/choose_password.html", errors=errors,
+                           min_length=passwords.MIN_LENGTH), status
+
+
+def _try_change(user, current: str | None, new: str) -> tuple[dict, int]:
+    """Change ``user``'s password, or say why not as form errors and a status."""
+    try:
+        operations.change_password(user, current, new, keep_session_id=g.session_row.id)
+    except operations.PasswordRefused as exc:
+        return {exc.field: exc.message}, exc.status
+    return {}, 200
+
+
+# -- your account -----------------------------------------------------------------------------
+def _signed_in_user():
+    """The fully signed-in user, or None (then the caller sends the browser to sign in)."""
+    return g.get("user")
+
+
+@bp.get("/account")
+def account():
+    user = _signed_in_user()
+    if user is None:
+        return redirect(url_for(".sign_in"))
+    return render_template("accounts/account.html")
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    """Change your own password: needs the current one; ends your other sessions and API
+    tokens. Single sign-on users have no password here to change."""
+    user = _signed_in_user()
+    if user is None:
+        return redirect(url_for(".sign_in"))
+    single_sign_on = user.oidc_issuer is not None
+    errors, status = {}, 200
+    if request.method == "POST" and single_sign_on:
+        status = 409  # nothing to change: the page says where the password lives
+    elif request.method == "POST":
+        errors, status = _try_change(user, request.form.get("current_password", ""),
+                                     request.form.get("new_password", ""))
+        if not errors:
+            flash("Your password is changed. Your other sessions and API tokens are ended.")
+            return redirect(url_for(".account")), 303
+    return render_template("accounts/change_password.html", errors=errors,
+                           single_sign_on=single_sign_on,
+                           min_length=passwords.MIN_LENGTH), status
+
+
+@bp.get("/account/sessions")
+def sessions():
+    user = _signed_in_user()
+    if user is None:
+        return redirect(url_for(".sign_in"))
+    return render_template("accounts/sessions.html", sessions=operations.live_sessions(user),
+                           tokens=operations.live_tokens(user),
+                           current_id=g.session_row.id)
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+def end_session(session_id: int):
+    """End one of your own sessions; ending this browser's own signs you out."""
+    user = _signed_in_user()
+    if user is None:
+        return redirect(url_for(".sign_in"))
+    if operations.end_own_session(user, session_id) is None:
+        abort(404)
+    if session_id == g.session_row.id:
+        logout_user()
+        session.clear()
+        flash("You have signed out.")
+        return redirect(url_for(".sign_in")), 303
+    flash("That session is ended.")
+    return redirect(url_for(".sessions")), 303
+
+
+@bp.post("/account/tokens/<int:token_id>/end")
+def end_token(token_id: int):
+    user = _signed_in_user()
+    if user is None:
+        return redirect(url_for(".sign_in"))
+    if operations.end_own_token(user, token_id) is None:
+        abort(404)
+    flash("That API token is revoked.")
+    return redirect(url_for(".sessions")), 303

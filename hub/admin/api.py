@@ -61,6 +61,23 @@ def admin_update_user(user_id: int):
     return jsonify(s.user_out(user))
 
 
+@bp.post("/admin/users")
+def admin_create_user():
+    """Create a local user; the answer holds their one-time temporary password."""
+    access.require(Permission.ADMIN_MANAGE)
+    user, password = operations.create_local_user(load(s.UserCreateIn()), g.user)
+    return jsonify(s.temporary_password_out(user, password)), 201
+
+
+@bp.post("/admin/users/<int:user_id>/reset-sign-in")
+def admin_reset_sign_in(user_id: int):
+    """A one-time temporary password, no authenticator, every session and token ended."""
+    access.require(Permission.ADMIN_MANAGE)
+    user = _found(queries.user(user_id), "admin:user:reset-sign-in", requested_id=user_id)
+    password = operations.reset_sign_in(user, g.user)
+    return jsonify(s.temporary_password_out(user, password))
+
+
 @bp.post("/admin/users/<int:user_id>/deactivate")
 def admin_deactivate_user(user_id: int):
     access.require(Permission.ADMIN_MANAGE)

@@ -1,12 +1,13 @@
-"""Every administrative write: users, agencies, identity providers. Each is audited in the
-same transaction as the change, and none touches case content."""
+"""Every administrative write: users, agencies, identity providers, and issuing temporary
+passwords. Each is audited in the same transaction as the change, and none touches case
+content."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from hub.accounts import operations as accounts
-from hub.accounts.models import Agency, ApiToken, User, UserSession
+from hub.accounts.models import Agency, ApiToken, Area, User, UserSession
 from hub.auditlog import writer as audit
 from hub.extensions import db
 from hub.oidc import client as oidc_client
@@ -48,6 +49,52 @@ def deactivate_user(user: User, by: User) -> None:
     if user.id == by.id:
         raise AdminError("you cannot deactivate yourself", "id", 409)
     accounts.deactivate(user, by)
+
+
+def reset_sign_in(user: User, by: User) -> str:
+    """Give a local user a one-time temporary password and remove their authenticator, and
+    end all their sessions and API tokens now. Returns the password, to be shown once to
+    the administrator and never stored in clear. The user must then choose a password and
+    enrol an authenticator again (ASVS 6.4.3, 6.4.4)."""
+    if user.id == by.id:
+        raise AdminError("you cannot reset your own sign-in; change your password instead",
+                         "id", 409)
+    if user.oidc_issuer is not None:
+        raise AdminError("this user signs in with single sign-on and has no password here",
+                         "id", 409)
+    password = accounts.issue_temporary_password(user)
+    sessions, tokens = accounts.revoke_credentials(user)
+    audit.record("admin:user:reset-sign-in", details={
+        "target_user_id": user.id, "sessions_ended": sessions, "tokens_ended": tokens},
+        user=by)
+    audit.commit()
+    return password
+
+
+def create_local_user(data: dict, by: User) -> tuple[User, str]:
+    """A new user who signs in with a password: the administrator gets a one-time
+    temporary password to hand over; the user chooses their own and enrols TOTP."""
+    agency = db.session.scalar(select(Agency).where(Agency.code == data["agency"]))
+    if agency is None:
+        raise AdminError("unknown agency", "agency")
+    _require_role(agency, data["role"])
+    area = None
+    if data.get("area"):
+        area = db.session.scalar(select(Area).where(Area.code == data["area"]))
+        if area is None:
+            raise AdminError("unknown area", "area")
+    if db.session.scalar(select(User.id).where(User.username == data["username"])):
+        raise AdminError("this username is in use", "username", 409)
+    user = User(username=data["username"], display_name=data["display_name"], agency=agency,
+                role=data["role"], area=area)
+    db.session.add(user)
+    db.session.flush()
+    password = accounts.issue_temporary_password(user)
+    audit.record("admin:user:create", details={
+        "target_user_id": user.id, "agency": agency.code, "role": user.role,
+        "area": area.code if area else None}, user=by)
+    audit.commit()
+    return user, password
 
 
 def reactivate_user(user: User, by: User) -> None:

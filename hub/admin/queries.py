@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 
-from hub.accounts.models import Agency, User
+from hub.accounts.models import Agency, Area, User
 from hub.extensions import db
 from hub.oidc.models import IdentityProvider
 
@@ -29,6 +29,10 @@ def user(user_id: int) -> User | None:
 
 def agencies() -> list[Agency]:
     return list(db.session.scalars(select(Agency).order_by(Agency.code)))
+
+
+def areas() -> list[Area]:
+    return list(db.session.scalars(select(Area).order_by(Area.name)))
 
 
 def agency(agency_id: int) -> Agency | None:

@@ -23,6 +23,19 @@ class UserUpdateIn(Strict):
     display_name = fields.String(validate=validate.Length(min=1, max=120))
 
 
+class UserCreateIn(Strict):
+    """A local user (password and TOTP). Single sign-on users are made by their provider."""
+
+    username = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z0-9][a-z0-9._-]{1,63}$",
+        error="2 to 64 lower-case letters, digits, '.', '_' or '-'"))
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    agency = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    role = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    area = fields.String(load_default=None, allow_none=True,
+                         validate=validate.Length(min=1, max=32))
+
+
 class AgencyUpdateIn(Strict):
     active = fields.Boolean(required=True)
 
@@ -69,3 +82,9 @@ def provider_out(p) -> dict:
             "client_id": p.client_id, "agency": p.agency.code, "role_claim": p.role_claim,
             "role_map": p.role_map, "acr_values": p.acr_values,
             "required_amr": p.required_amr, "active": p.active}
+
+
+def temporary_password_out(user, password: str) -> dict:
+    """The user, and the temporary password: in this one response only, never again."""
+    return {**user_out(user), "temporary_password": password,
+            "temporary_password_expires_at": user.temporary_password_expires_at.isoformat()}

@@ -51,6 +51,70 @@ def _user_or_404(user_id: int):
     return user
 
 
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    """Create a local user. The answer to the POST shows their temporary password once."""
+    errors, form = {}, request.form
+    if request.method == "POST":
+        agency, _, role = form.get("agency_role", "").partition(":")
+        raw = {"username": form.get("username", "").strip(),
+               "display_name": form.get("display_name", "").strip(),
+               "agency": agency[:32], "role": role[:32], "area": form.get("area") or None}
+        data, errors = _user_input(raw)
+        if not errors:
+            try:
+                created, password = operations.create_local_user(data, g.user)
+            except operations.AdminError as exc:
+                errors = {_USER_FIELDS.get(exc.field, "username"): exc.message}
+            else:
+                return render_template("admin/temporary_password.html", target=created,
+                                       password=password, created=True)
+    else:
+        audit.record_now("admin:user:new")
+    return render_template("admin/new_user.html", errors=errors, values=form,
+                           agency_roles=_agency_roles(), areas=queries.areas()), \
+        400 if errors else 200
+
+
+# Schema fields as the form names them.
+_USER_FIELDS = {"agency": "agency_role", "role": "agency_role", "username": "username",
+                "display_name": "display_name", "area": "area"}
+
+
+def _user_input(raw: dict) -> tuple[dict, dict]:
+    from marshmallow import ValidationError
+
+    try:
+        return s.UserCreateIn().load(raw), {}
+    except ValidationError as exc:
+        messages = {
+            "username": "Enter a username of 2 to 64 lower-case letters, digits, "
+                        "full stops, hyphens or underscores",
+            "display_name": "Enter the person's name, up to 120 characters",
+            "agency": "Choose an agency and role", "role": "Choose an agency and role",
+            "area": "Choose an area"}
+        return {}, {_USER_FIELDS[k]: messages[k] for k in exc.messages if k in messages}
+
+
+def _agency_roles() -> list[tuple[str, str, list[str]]]:
+    """(agency code, agency name, its roles) for the form's grouped choice."""
+    policy = current_policy()
+    return [(a.code, a.name, sorted(policy.roles(a.code))) for a in queries.agencies()
+            if a.code in policy.set.agencies]
+
+
+@bp.post("/users/<int:user_id>/reset-sign-in")
+def reset_sign_in(user_id: int):
+    target = _user_or_404(user_id)
+    try:
+        password = operations.reset_sign_in(target, g.user)
+    except operations.AdminError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".user", user_id=target.id)), 303
+    return render_template("admin/temporary_password.html", target=target, password=password,
+                           created=False)
+
+
 @bp.get("/users/<int:user_id>")
 def user(user_id: int):
     target = _user_or_404(user_id)

@@ -124,7 +124,7 @@ def _admin_paths(spec: APISpec, ref) -> dict:
     from hub.admin import schemas as a
 
     for name, schema in [("UserUpdateIn", a.UserUpdateIn), ("AgencyUpdateIn", a.AgencyUpdateIn),
-                         ("ProviderIn", a.ProviderIn)]:
+                         ("ProviderIn", a.ProviderIn), ("UserCreateIn", a.UserCreateIn)]:
         spec.components.schema(name, schema=schema)
     spec.components.schema("ProviderUpdateIn", {"allOf": [ref("ProviderIn")],
                                                 "description": "any subset of ProviderIn, "
@@ -132,9 +132,17 @@ def _admin_paths(spec: APISpec, ref) -> dict:
     user_id, agency_id, idp_id = _id("user_id"), _id("agency_id"), _id("provider_id")
     admin = ["admin"]
     return {
-        "/admin/users": {"get": {"tags": admin,
-                                 "parameters": [{"in": "query", "schema": a.UserSearchIn}],
-                                 "responses": _responses(200, "users", 400, 403)}},
+        "/admin/users": {
+            "get": {"tags": admin, "parameters": [{"in": "query", "schema": a.UserSearchIn}],
+                    "responses": _responses(200, "users", 400, 403)},
+            "post": {"tags": admin, "requestBody": _body(ref("UserCreateIn")),
+                     "responses": _responses(201, "the new local user and their one-time "
+                                                  "temporary_password", 400, 403, 409)}},
+        "/admin/users/{user_id}/reset-sign-in": {"post": {
+            "tags": admin, "parameters": [user_id],
+            "responses": _responses(200, "a one-time temporary_password; authenticator "
+                                         "removed; sessions and tokens revoked",
+                                    403, 404, 409)}},
         "/admin/users/{user_id}": {
             "get": {"tags": admin, "parameters": [user_id],
                     "responses": _responses(200, "a user", 403, 404)},

@@ -25,6 +25,10 @@ from hub.policy.engine import Principal
 # enrolment page again, which replaced the seed the person was scanning.
 MFA_EXEMPT = {"accounts.mfa", "accounts.enrol", "accounts.sign_out", "static",
               "govuk_assets.static"}
+# Pages a user signed in with an administrator's temporary password may reach: they must
+# choose their own password before anything else, enrolment and the code page included.
+PASSWORD_CHANGE_EXEMPT = {"accounts.choose_password", "accounts.sign_out", "static",
+                          "govuk_assets.static"}
 
 
 @login_manager.user_loader
@@ -90,6 +94,11 @@ def _load_signed_in_user():
         return None
     if current_user.is_authenticated:
         row = g.get("session_row")
+        if current_user.must_change_password:
+            if request.endpoint not in PASSWORD_CHANGE_EXEMPT:
+                return redirect(url_for("accounts.choose_password"))
+            g.pending_user = current_user._get_current_object()
+            return None
         if row is not None and row.user.mfa_required and not row.mfa_passed:
             if request.endpoint not in MFA_EXEMPT:
                 return redirect(url_for("accounts.mfa"))

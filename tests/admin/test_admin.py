@@ -17,9 +17,10 @@ API_ROUTES = [("get", "/admin/users"), ("get", "/admin/users/1"),
               ("post", "/admin/users/1/reactivate"), ("get", "/admin/agencies"),
               ("patch", "/admin/agencies/1"), ("get", "/admin/roles"),
               ("get", "/admin/identity-providers"), ("post", "/admin/identity-providers"),
-              ("get", "/admin/identity-providers/1"), ("patch", "/admin/identity-providers/1")]
+              ("get", "/admin/identity-providers/1"), ("patch", "/admin/identity-providers/1"),
+              ("post", "/admin/users"), ("post", "/admin/users/1/reset-sign-in")]
 PAGES = ["/admin/", "/admin/users", "/admin/users/1", "/admin/agencies", "/admin/roles",
-         "/admin/identity-providers", "/admin/identity-providers/new"]
+         "/admin/identity-providers", "/admin/identity-providers/new", "/admin/users/new"]
 # Words from the demo cases that must never appear on an admin page or in an admin answer.
 CASE_WORDS = ["Fenwick", "Example Road", "Testwell", "harassment convictions", "0ZZ"]
 

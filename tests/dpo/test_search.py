@@ -203,7 +203,7 @@ def test_count_tables_are_append_only(api, session, statement):
     _count_everything_so_far()
     # hub_app on PostgreSQL lacks the privilege (deploy/postgres/grants.sql); the trigger
     # refuses everyone else, as on SQLite.
-    with pytest.raises(DBAPIError, match="append-only|permission denied"), \
+    with pytest.raises(DBAPIError, match=r"append-only|permission denied"), \
             session.begin_nested():
         session.execute(text(statement))
 
