@@ -4,7 +4,7 @@ This package deliberately imports neither Flask nor SQLAlchemy, so that an audit
 verify an exported log (``python -m audit verify ...``) without running the hub.
 """
 
-from .canonical import CanonicalizationError, canonical_bytes
+from .canonical import CanonicalizationError, RecordEncoder, canonical_bytes
 from .merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -53,6 +53,7 @@ __all__ = [
     "NodeStore",
     "NoteError",
     "ProofError",
+    "RecordEncoder",
     "Signer",
     "TreeBuilder",
     "VerifyReport",

@@ -190,7 +190,7 @@ def append_leaves(store: NodeStore, old_size: int, leaf_hashes: Iterable[bytes])
     size. The caller serialises calls (one sequencer) and passes the size it last got.
     """
     level_nodes = list(leaf_hashes)
-    if any(len(h) != HASH_SIZE for h in level_nodes):
+    if level_nodes and set(map(len, level_nodes)) != {HASH_SIZE}:
         raise ValueError(f"leaf hashes must be {HASH_SIZE} bytes")
     new_size = old_size + len(level_nodes)
     # The tiles of [0, old_size) are the right edge: the only old nodes new ones pair with.
@@ -203,9 +203,11 @@ def append_leaves(store: NodeStore, old_size: int, leaf_hashes: Iterable[bytes])
         if first & 1:  # the new run starts with a right child: pair it with the edge node
             level_nodes.insert(0, edge[(level, first - 1)])
             first -= 1
-        level_nodes = [
-            node_hash(level_nodes[i], level_nodes[i + 1]) for i in range(0, len(level_nodes) - 1, 2)
-        ]
+        # node_hash inlined: this line hashes every interior node a sequencer run writes.
+        # An odd last node has no partner yet (strict=False): it waits for the next batch.
+        lefts, rights = level_nodes[::2], level_nodes[1::2]
+        level_nodes = [_sha256(b"\x01" + a + b).digest()
+                       for a, b in zip(lefts, rights, strict=False)]
         level, first = level + 1, first >> 1
     store.put_nodes(out)
     return new_size

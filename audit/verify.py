@@ -17,13 +17,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .canonical import CanonicalizationError, canonical_bytes
-from .merkle import EMPTY_ROOT, fold_subtrees, leaf_hash, node_hash
+from .merkle import EMPTY_ROOT, HASH_SIZE, fold_subtrees, leaf_hash, node_hash
 from .note import Checkpoint, NoteError, open_checkpoint
 
-__all__ = ["LEAF_META_KEYS", "CompactRange", "VerifyReport", "event_leaf_hash", "verify_log"]
+__all__ = [
+    "LEAF_META_KEYS",
+    "CompactRange",
+    "LeafChunk",
+    "VerifyReport",
+    "event_leaf_hash",
+    "hash_chunk",
+    "verify_chunks",
+    "verify_log",
+]
 
-LEAF_META_KEYS = frozenset({"leaf_index", "stored_leaf_hash"})
-"""Keys describing where an event sits in the tree, not what happened: never hashed."""
+LEAF_META_KEYS = frozenset({"leaf_index", "stored_leaf_hash", "event_seq"})
+"""Keys describing where an event sits in the tree or its database, not what happened:
+never hashed. ``event_seq`` carries an event's database id where the leaf does not cover
+it (an event that has ``seq`` instead has its id hashed, as the hub's first leaves did)."""
+
+_STAND_IN = leaf_hash(b"")
+"""Hashed in place of an event that cannot be read: no event's leaf (a JSON object) has it."""
 
 PROGRESS_EVERY = 100_000
 MAX_REPORTED = 1000
@@ -36,15 +50,18 @@ def event_leaf_hash(event: Mapping[str, Any]) -> bytes:
     (when it re-derives them). The tree position (``leaf_index``) and any stored copy of
     the hash are left out, since they are assigned after the event is written.
     """
-    content = {key: value for key, value in event.items() if key not in LEAF_META_KEYS}
-    return leaf_hash(canonical_bytes(content))
+    if type(event) is not dict or not LEAF_META_KEYS.isdisjoint(event):
+        event = {key: value for key, value in event.items() if key not in LEAF_META_KEYS}
+    return leaf_hash(canonical_bytes(event))
 
 
 class CompactRange:
     """The right edge of a growing tree: one hash per set bit of its size.
 
     Appending a leaf merges equal-sized perfect subtrees like a binary counter, so the
-    whole log can be hashed in O(log n) memory.
+    whole log can be hashed in O(log n) memory. Whole perfect subtrees can be appended
+    too, at a size they are aligned to, which lets a verifier take a block of leaves
+    hashed elsewhere (another process) as a handful of subtree hashes.
     """
 
     def __init__(self) -> None:
@@ -60,8 +77,45 @@ class CompactRange:
             self._stack[-1] = node_hash(self._stack[-1], right)
             carry >>= 1
 
+    def append_subtree(self, level: int, digest: bytes) -> None:
+        """Append the perfect subtree of 2**level leaves whose root is ``digest``."""
+        if self.size & ((1 << level) - 1):
+            raise ValueError(f"a level-{level} subtree cannot start at leaf {self.size}")
+        self._stack.append(digest)
+        self.size += 1 << level
+        carry = self.size >> level
+        while not carry & 1:
+            right = self._stack.pop()
+            self._stack[-1] = node_hash(self._stack[-1], right)
+            carry >>= 1
+
+    def extend(self, other: CompactRange) -> None:
+        """Append the leaves ``other`` holds, given only its subtree hashes."""
+        for level, digest in zip(_set_bits(other.size), other.tiles(), strict=True):
+            self.append_subtree(level, digest)
+
+    def copy(self) -> CompactRange:
+        twin = CompactRange()
+        twin.size, twin._stack = self.size, list(self._stack)
+        return twin
+
+    def tiles(self) -> list[bytes]:
+        """The perfect-subtree hashes, largest first (a copy)."""
+        return list(self._stack)
+
     def root(self) -> bytes:
         return fold_subtrees(self._stack) if self._stack else EMPTY_ROOT
+
+    def root_with(self, other: CompactRange) -> bytes:
+        """Root of this tree followed by the leaves of ``other``, without changing either."""
+        joined = self.copy()
+        joined.extend(other)
+        return joined.root()
+
+
+def _set_bits(n: int) -> list[int]:
+    """Levels of the perfect subtrees in a tree of ``n`` leaves, largest first."""
+    return [bit for bit in range(n.bit_length() - 1, -1, -1) if n >> bit & 1]
 
 
 @dataclass
@@ -95,8 +149,20 @@ class _Target:
         return self.checkpoint.size
 
 
+def _label(position: int, index: Any, seq: Any) -> str:
+    """How problems name a leaf: by its leaf_index, else by its position in the input."""
+    seq_text = f" (event seq {seq})" if seq is not None else ""
+    if not _is_index(index):
+        return f"event at position {position}{seq_text}"
+    return f"leaf {index}{seq_text}"
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class _LogVerifier:
-    """State of one pass over the events; each method handles one kind of check."""
+    """State of one pass over the leaves; each method handles one kind of check."""
 
     def __init__(self, targets: list[_Target], problems: list[tuple[int, str]]) -> None:
         # Largest first, so pop() takes the smallest; on equal sizes the hub's own first.
@@ -112,25 +178,59 @@ class _LogVerifier:
         self.problems.append((position, message))
 
     def event(self, event: Mapping[str, Any]) -> None:
-        position = self.tree.size
-        label = self.check_index(position, event)
+        """One event as exported: its fields, its leaf_index and perhaps its stored hash."""
+        index, seq = event.get("leaf_index"), event.get("seq", event.get("event_seq"))
+        problem = None
         try:
             digest = event_leaf_hash(event)
         except CanonicalizationError as exc:
-            self.add(position, f"{label}: event cannot be canonicalised ({exc})")
-            digest = leaf_hash(b"")
-        self.check_stored_hash(position, label, event, digest)
+            label = _label(self.tree.size, index, seq)
+            problem, digest = f"{label}: event cannot be canonicalised ({exc})", _STAND_IN
+        stored_ok = None
+        if "stored_leaf_hash" in event:
+            stored = _as_hash_bytes(event["stored_leaf_hash"])
+            stored_ok = stored is not None and hmac.compare_digest(stored, digest)
+        self.leaf(index, seq, digest, stored_ok, problem)
+
+    def leaf(self, index: Any, seq: Any, digest: bytes, stored_ok: bool | None,
+             problem: str | None = None) -> None:
+        """One leaf, already hashed: ``stored_ok`` says whether the hash stored for it
+        matched (None: no stored hash); ``problem`` is what went wrong reading it."""
+        position = self.tree.size
+        label = self.check_index(position, index, seq)
+        if problem is not None:
+            self.add(position, problem)
+        if stored_ok is False:
+            self.stored_mismatches.append((position, label))
         self.tree.append(digest)
         self.reach_checkpoints()
 
-    def check_index(self, position: int, event: Mapping[str, Any]) -> str:
-        """Leaf indexes must run 0, 1, 2, ...; returns the label naming this event."""
-        index = event.get("leaf_index")
-        seq = f" (event seq {event['seq']})" if "seq" in event else ""
-        if not isinstance(index, int) or isinstance(index, bool):
-            self.add(position, f"event at position {position}{seq} has no integer leaf_index")
-            return f"event at position {position}{seq}"
-        label, expected = f"leaf {index}{seq}", self.expected_index
+    def chunk(self, chunk: LeafChunk) -> None:
+        """A block of leaves hashed by ``hash_chunk``. An intact block that starts where
+        the tree ends is taken as its subtree hashes; any other goes leaf by leaf."""
+        if chunk.intact and chunk.start == self.tree.size == self.expected_index:
+            self.intact_chunk(chunk)
+            return
+        for offset, index in enumerate(chunk.indexes):
+            digest = chunk.digests[offset * HASH_SIZE : (offset + 1) * HASH_SIZE]
+            self.leaf(index, chunk.seqs[offset], digest,
+                      offset not in chunk.stored_mismatches, chunk.problems.get(offset))
+
+    def intact_chunk(self, chunk: LeafChunk) -> None:
+        end = chunk.start + len(chunk.indexes)
+        while self.targets and self.targets[-1].size <= end:
+            target = self.targets.pop()
+            self.check_checkpoint(target, self.tree.root_with(chunk.ranges[target.size]))
+        self.tree.extend(chunk.ranges[end])
+        self.expected_index = end
+
+    def check_index(self, position: int, index: Any, seq: Any) -> str:
+        """Leaf indexes must run 0, 1, 2, ...; returns the label naming this leaf."""
+        label = _label(position, index, seq)
+        if not _is_index(index):
+            self.add(position, f"{label} has no integer leaf_index")
+            return label
+        expected = self.expected_index
         if index > expected:
             gap = (
                 f"leaf {expected} is"
@@ -149,25 +249,16 @@ class _LogVerifier:
         self.expected_index = max(self.expected_index, index + 1)
         return label
 
-    def check_stored_hash(
-        self, position: int, label: str, event: Mapping[str, Any], digest: bytes
-    ) -> None:
-        """A stored hash that differs pins the change to this leaf; the next checkpoint
-        then tells whether the event or the stored hash was altered."""
-        if "stored_leaf_hash" not in event:
-            return
-        stored = _as_hash_bytes(event["stored_leaf_hash"])
-        if stored is None or not hmac.compare_digest(stored, digest):
-            self.stored_mismatches.append((position, label))
-
     def reach_checkpoints(self) -> None:
         while self.targets and self.targets[-1].size == self.tree.size:
-            self.check_checkpoint(self.targets.pop())
+            self.check_checkpoint(self.targets.pop(), self.tree.root())
 
-    def check_checkpoint(self, target: _Target) -> None:
+    def check_checkpoint(self, target: _Target, root: bytes) -> None:
+        """A stored hash that differs pins the change to its leaf; the checkpoint then
+        tells whether the event or the stored hash was altered."""
         size, what = target.size, f"{target.source} at size {target.size}"
         self.checked += 1
-        if hmac.compare_digest(self.tree.root(), target.checkpoint.root_hash):
+        if hmac.compare_digest(root, target.checkpoint.root_hash):
             for position, label in self.stored_mismatches:
                 self.add(
                     position,
@@ -199,6 +290,85 @@ class _LogVerifier:
                 f"log has {self.tree.size} leaves but {target.source} "
                 f"says {target.size}: the log was truncated",
             )
+
+
+# --- verifying in parallel: blocks of leaves hashed by workers --------------------------
+
+
+@dataclass
+class LeafChunk:
+    """A block of consecutive rows of the log, hashed by ``hash_chunk`` (in any process).
+
+    ``digests`` holds each row's recomputed leaf hash (32 bytes each). When the block is
+    ``intact`` (leaf indexes run on from ``start``, every event was read and hashed, every
+    stored hash matched), ``ranges`` holds the perfect subtrees of the block's leaves up to
+    each tree size the verifier asked about and up to the block's end: enough to check
+    checkpoints and carry the tree on without touching a single leaf again.
+    """
+
+    start: int
+    indexes: list[Any]
+    seqs: list[Any]
+    digests: bytes
+    stored_mismatches: set[int]
+    problems: dict[int, str]
+    ranges: dict[int, CompactRange]
+
+    @property
+    def intact(self) -> bool:
+        return bool(self.ranges)
+
+
+ChunkRow = tuple[Any, Any, Any, "Mapping[str, Any] | bytes | None", "str | None"]
+"""``(leaf_index, seq, stored_hash, event, problem)``: ``event`` is the hashed content, or
+its RFC 8785 bytes (None when it cannot be read, with ``problem`` saying why);
+``stored_hash`` is raw or base64, None if there is none to compare."""
+
+
+def hash_chunk(start: int, rows: Iterable[ChunkRow], sizes: Iterable[int]) -> LeafChunk:
+    """Hash one block of leaves, ``rows`` in leaf order, the first meant to be ``start``.
+
+    ``sizes`` are the tree sizes the verifier will check (every checkpoint's): for those
+    inside the block, the block's subtrees up to that size are kept. ``start`` must be a
+    multiple of a power of two at least as large as the block, so that the block's
+    subtrees are subtrees of the whole tree.
+    """
+    wanted = sorted(size for size in set(sizes) if size > start)
+    wanted.reverse()
+    tree, ranges = CompactRange(), {}
+    indexes, seqs, digests = [], [], bytearray()
+    mismatches: set[int] = set()
+    problems: dict[int, str] = {}
+    intact = True
+    for offset, (index, seq, stored, event, problem) in enumerate(rows):
+        if event is None:
+            digest = _STAND_IN
+            problems[offset] = problem or f"{_label(start + offset, index, seq)}: unreadable"
+        elif type(event) is bytes:  # the caller canonicalised it already
+            digest = leaf_hash(event)
+        else:
+            try:
+                digest = event_leaf_hash(event)
+            except CanonicalizationError as exc:
+                digest = _STAND_IN
+                label = _label(start + offset, index, seq)
+                problems[offset] = f"{label}: event cannot be canonicalised ({exc})"
+        if stored is not None and _as_hash_bytes(stored) != digest:
+            mismatches.add(offset)
+        if type(index) is not int or index != start + offset:
+            intact = False
+        indexes.append(index)
+        seqs.append(seq)
+        digests += digest
+        tree.append(digest)
+        while wanted and wanted[-1] == start + tree.size:
+            wanted.pop()
+            ranges[start + tree.size] = tree.copy()
+    if intact and not mismatches and not problems:
+        ranges[start + tree.size] = tree
+    else:
+        ranges = {}
+    return LeafChunk(start, indexes, seqs, bytes(digests), mismatches, problems, ranges)
 
 
 def _as_hash_bytes(value: Any) -> bytes | None:
@@ -240,11 +410,7 @@ def verify_log(
     """Re-derive the log from ``events`` (in leaf order) and check it against every
     signed checkpoint and witness checkpoint. Never raises for a bad log: the report says
     what is wrong, earliest first."""
-    problems: list[tuple[int, str]] = []
-    targets = _open_all(checkpoints, "checkpoint", public_key, key_name, problems)
-    targets += _open_all(witness, "witness checkpoint", public_key, key_name, problems)
-    verifier = _LogVerifier(targets, problems)
-    verifier.reach_checkpoints()
+    verifier = _start(checkpoints, public_key, key_name, witness)
     for event in events:
         verifier.event(event)
         if progress is not None and verifier.tree.size % PROGRESS_EVERY == 0:
@@ -253,6 +419,44 @@ def verify_log(
     if progress is not None:
         progress(verifier.tree.size)
     return _report(verifier)
+
+
+def verify_chunks(
+    read_chunks: Callable[[list[int]], Iterable[LeafChunk]],
+    checkpoints: Iterable[str | bytes],
+    public_key: bytes,
+    key_name: str,
+    *,
+    witness: Iterable[str | bytes] = (),
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """``verify_log`` for leaves hashed in blocks, possibly by other processes.
+
+    ``read_chunks(sizes)`` yields the whole log as ``LeafChunk``s in leaf order, built by
+    ``hash_chunk`` with those ``sizes`` (the signed checkpoints' tree sizes). The checks
+    and the report are the same as ``verify_log``'s."""
+    verifier = _start(checkpoints, public_key, key_name, witness)
+    for chunk in read_chunks(sorted({target.size for target in verifier.targets})):
+        verifier.chunk(chunk)
+        if progress is not None:
+            progress(verifier.tree.size)
+    verifier.finish()
+    return _report(verifier)
+
+
+def _start(
+    checkpoints: Iterable[str | bytes],
+    public_key: bytes,
+    key_name: str,
+    witness: Iterable[str | bytes],
+) -> _LogVerifier:
+    """Open every checkpoint and witness note; bad ones are problems before any leaf."""
+    problems: list[tuple[int, str]] = []
+    targets = _open_all(checkpoints, "checkpoint", public_key, key_name, problems)
+    targets += _open_all(witness, "witness checkpoint", public_key, key_name, problems)
+    verifier = _LogVerifier(targets, problems)
+    verifier.reach_checkpoints()
+    return verifier
 
 
 def _report(verifier: _LogVerifier) -> VerifyReport:

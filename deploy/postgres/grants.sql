@@ -9,10 +9,10 @@
 -- What hub_app gets:
 --   * SELECT, INSERT, UPDATE, DELETE on every table in the schema, except
 --   * the append-only audit tables (audit_events, audit_subjects, audit_leaves, audit_nodes,
---     audit_checkpoints, audit_count_batches, audit_counts, dpo_erasures): SELECT and
---     INSERT only, so the application role can
---     never rewrite or remove the audit log (database triggers refuse UPDATE,
---     DELETE and TRUNCATE there as well, for every role);
+--     audit_checkpoints, audit_count_batches, audit_counts, audit_seq_gaps, dpo_erasures):
+--     SELECT and INSERT only, so the application role can never rewrite or remove the
+--     audit log (database triggers refuse UPDATE, DELETE and TRUNCATE there as well, for
+--     every role);
 --   * alembic_version: SELECT only (migrations run as hub_owner);
 --   * USAGE on every sequence (nextval for identity/serial columns);
 --   * never TRUNCATE, REFERENCES or TRIGGER, never CREATE on the schema.
@@ -42,7 +42,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA :"schema" TO hub_app;
 DO $grants$
 DECLARE
     schema_name text := current_setting('stac_hub.schema');
-    append_only text[] := ARRAY['audit_events', 'audit_subjects', 'audit_leaves', 'audit_nodes', 'audit_checkpoints', 'dpo_erasures', 'audit_count_batches', 'audit_counts'];
+    append_only text[] := ARRAY['audit_events', 'audit_subjects', 'audit_leaves', 'audit_nodes', 'audit_checkpoints', 'dpo_erasures', 'audit_count_batches', 'audit_counts', 'audit_seq_gaps'];
     read_only   text[] := ARRAY['alembic_version'];
     t text;
 BEGIN

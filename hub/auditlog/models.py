@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.extensions import db
@@ -43,6 +43,9 @@ class AuditEvent(db.Model):
     client_addr: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict] = mapped_column(JSON, default=dict)  #: ids and counts, never text
+    #: the event's Merkle leaf hash, computed by the writer (hub/auditlog/tree.py,
+    #: LEAF_FIELDS); the sequencer integrates it, `hub audit verify` recomputes it
+    leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
     __table_args__ = (
         Index("ix_audit_events_case_at", "case_id", "at"),

@@ -6,10 +6,17 @@ have no leaf yet, in ``seq`` order, gives them the next leaf indexes, stores the
 hashes and the perfect-subtree nodes they complete, and signs a checkpoint. It only
 inserts: progress is the set of rows it has written, never a counter it updates.
 
-Events are chosen by "has no leaf" rather than "seq above the last one seen": a request
-that took ``seq`` 10 may commit after one that took 11, and must be integrated then,
-not skipped. Any number of processes and hosts may run it; the lock makes one win at a
-time (PostgreSQL: a transaction-scoped advisory lock; SQLite: the single writer lock).
+The writer hashed each event's leaf when it inserted the event (``leaf_hash``), so a
+batch reads two columns per event and never canonicalises; rows without a hash are
+hashed here (see ``hub.auditlog.tree.LEAF_FIELDS``).
+
+Which events have no leaf? Those above the newest integrated seq (an index range), and
+those that appeared later in a gap the sequencer passed: a request that took ``seq`` 10
+may commit after one that took 11, and must be integrated then, not skipped. Each batch
+records the seqs it passed without seeing an event in ``audit_seq_gaps``, and looks in
+those gaps again every batch, so no run anti-joins the whole log. Any number of
+processes and hosts may run it; the lock makes one win at a time (PostgreSQL: a
+transaction-scoped advisory lock; SQLite: the single writer lock).
 """
 
 from __future__ import annotations
@@ -21,17 +28,30 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, current_app
-from sqlalchemy import exists, select, text
+from sqlalchemy import bindparam, func, or_, select, text
 
-from audit import Checkpoint, append_leaves, event_leaf_hash, load_signer, root_at, sign_checkpoint
+from audit import (
+    HASH_SIZE,
+    CanonicalizationError,
+    Checkpoint,
+    append_leaves,
+    event_leaf_hash,
+    leaf_hash,
+    load_signer,
+    root_at,
+    sign_checkpoint,
+)
 from hub.auditlog.models import AuditEvent
+from hub.auditlog.queries import refresh_counts_after_batch
 from hub.auditlog.tree import (
     EVENT_FIELDS,
     AuditCheckpoint,
     AuditLeaf,
+    AuditSeqGap,
     DbNodeStore,
-    event_dict,
+    insert_rows,
     latest_checkpoint,
+    leaf_content,
     tree_size,
 )
 from hub.extensions import db
@@ -42,6 +62,10 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 10_000
 LOCK_KEY = 0x53544143_00000001  # "STAC" + 1: the one advisory lock the sequencer takes
 _EVENT_COLUMNS = [AuditEvent.__table__.c[name] for name in EVENT_FIELDS]
+
+# Events above the newest integrated seq: none of them can have a leaf.
+_NEW = text("SELECT seq, leaf_hash FROM audit_events WHERE seq > :after "
+            "ORDER BY seq LIMIT :limit")
 
 
 @dataclass(frozen=True)
@@ -80,13 +104,14 @@ def _batch(batch_size: int) -> tuple[int, int, int | None]:
     try:
         _lock(session)
         size = tree_size(session)
-        rows = session.connection().execute(_unsequenced(batch_size)).all()  # Core: no ORM
+        rows = _unsequenced(session, batch_size)  # (seq, leaf hash) pairs
         new_size = _integrate(session, size, rows)
         signed = _checkpoint(session, new_size) if len(rows) < batch_size else None
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    refresh_counts_after_batch()  # DPO search totals (hub/auditlog/queries.py); never raises
     return len(rows), new_size, signed
 
 
@@ -101,21 +126,79 @@ def _lock(session) -> None:
                          "WHERE 0"))
 
 
-def _unsequenced(limit: int):
-    """Committed events without a leaf, oldest first (an anti-join, not a high-water mark)."""
-    has_leaf = exists().where(AuditLeaf.seq == AuditEvent.seq)
-    return select(*_EVENT_COLUMNS).where(~has_leaf).order_by(AuditEvent.seq).limit(limit)
+def _unsequenced(session, limit: int) -> list[tuple[int, bytes]]:
+    """Up to ``limit`` committed events without a leaf, late ones first, each in seq order,
+    with their leaf hashes. Records the gaps passed on the way (see the module doc)."""
+    newest = session.scalar(select(func.max(AuditLeaf.seq))) or 0
+    late = _late(session, limit)
+    new = session.execute(_NEW, {"after": newest, "limit": limit - len(late)}).all()
+    _record_gaps(session, newest, [seq for seq, _ in new])
+    return _with_hashes(session, [(seq, digest) for seq, digest in [*late, *new]])
 
 
-def _integrate(session, size: int, rows) -> int:
+def _late(session, limit: int) -> list:
+    """Events that appeared in a recorded gap and have no leaf yet, in seq order.
+
+    Done in steps (the gaps, the events in them, which of those have leaves) so that
+    the cost follows the number of gaps, whatever plan the database would pick for one
+    anti-join: without fresh statistics PostgreSQL would hash the whole log for it.
+    """
+    gaps = session.execute(select(AuditSeqGap.lo, AuditSeqGap.hi)).all()
+    if not gaps:
+        return []
+    in_gaps = or_(*(AuditEvent.seq.between(lo, hi) for lo, hi in gaps))
+    found = session.execute(select(AuditEvent.seq, AuditEvent.leaf_hash).where(in_gaps)
+                            .order_by(AuditEvent.seq)).all()
+    if not found:
+        return []
+    integrated = set(session.scalars(select(AuditLeaf.seq).where(
+        AuditLeaf.seq.in_([seq for seq, _ in found]))))
+    return [row for row in found if row.seq not in integrated][:limit]
+
+
+def _record_gaps(session, newest: int, seqs: list[int]) -> None:
+    """Remember every seq between ``newest`` and the last of ``seqs`` that has no event."""
+    gaps, previous = [], newest
+    for seq in seqs:
+        if seq > previous + 1:
+            gaps.append((previous + 1, seq - 1))
+        previous = seq
+    insert_rows(session, "audit_seq_gaps", ("lo", "hi"), gaps)
+
+
+def _with_hashes(session, rows) -> list[tuple[int, bytes]]:
+    """Each (seq, leaf hash). Rows the writer did not hash are hashed here, seq included
+    (see ``LEAF_FIELDS``), as is a stored hash that is not 32 bytes long."""
+    unhashed = [seq for seq, digest in rows if digest is None or len(digest) != HASH_SIZE]
+    if not unhashed:
+        return rows
+    stmt = select(*_EVENT_COLUMNS, AuditEvent.leaf_hash).where(
+        AuditEvent.seq.in_(bindparam("seqs", expanding=True)))
+    hashed = {row.seq: _hash_row(row)
+              for row in session.connection().execute(stmt, {"seqs": unhashed})}
+    return [(seq, hashed.get(seq, digest)) for seq, digest in rows]
+
+
+def _hash_row(row) -> bytes:
+    """The leaf hash of one event row, the way `hub audit verify` will recompute it. An
+    event that cannot be canonicalised gets a stand-in that verify reports, rather than
+    stopping the sequencer (and the whole log) for good."""
+    content = leaf_content(row._mapping, seq=row.seq if row.leaf_hash is None else None)
+    try:
+        return event_leaf_hash(content)
+    except CanonicalizationError:
+        log.error("audit event seq %s cannot be canonicalised; integrated as unreadable",
+                  row.seq)
+        return leaf_hash(b"")
+
+
+def _integrate(session, size: int, rows: list[tuple[int, bytes]]) -> int:
     """Store a leaf per event and the subtree nodes they complete; return the new size."""
     if not rows:
         return size
-    hashes = [event_leaf_hash(event_dict(row)) for row in rows]
-    session.connection().execute(AuditLeaf.__table__.insert(), [
-        {"leaf_index": size + i, "seq": row.seq, "leaf_hash": digest}
-        for i, (row, digest) in enumerate(zip(rows, hashes, strict=True))])
-    return append_leaves(DbNodeStore(session), size, hashes)
+    insert_rows(session, "audit_leaves", ("leaf_index", "seq", "leaf_hash"),
+                [(size + i, seq, digest) for i, (seq, digest) in enumerate(rows)])
+    return append_leaves(DbNodeStore(session), size, [digest for _, digest in rows])
 
 
 def _checkpoint(session, size: int) -> int | None:

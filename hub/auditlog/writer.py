@@ -4,17 +4,26 @@ It captures the request context itself (request id, client address, user agent, 
 signed-in user), so callers cannot forget it. Reads are committed before the response is
 built; writes commit in the same transaction as the data. If the event cannot be written
 the request fails with 503 and returns nothing: no access without a record.
+
+It also hashes the event's Merkle leaf (``leaf_hash``), once, here: the sequencer then
+integrates hashes without reading or canonicalising the events again. The hash is of the
+values as the database will give them back (JSON columns after a JSON round trip, ids
+as integers), because `hub audit verify` recomputes it from the stored row.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import operator
 from collections.abc import Iterable
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from audit import CanonicalizationError, event_leaf_hash
 from hub.auditlog.models import AuditEvent, AuditSubject
+from hub.auditlog.tree import leaf_content
 from hub.extensions import db
 from hub.timeutil import utcnow
 
@@ -31,12 +40,20 @@ def record(action: str, outcome: str = "allowed", *, case_id: int | None = None,
            details: dict | None = None, user=None) -> AuditEvent:
     """Add an event to the current transaction. The caller commits (see ``commit``)."""
     user = user if user is not None else _request_user()
-    event = AuditEvent(
-        at=utcnow(), action=action, outcome=outcome, case_id=case_id,
-        classes=sorted(set(classes)), subject_ids=sorted(set(subject_ids)), purpose=purpose,
-        grant_id=grant_id, rule=rule[:200] if rule else None, details=details or {},
-        policy_digest=current_app.extensions["hub.policy"].digest,
+    values = dict(
+        at=utcnow(), action=action, outcome=outcome, case_id=_id(case_id),
+        classes=sorted(set(classes)), subject_ids=sorted({_id(p) for p in subject_ids}),
+        purpose=purpose, grant_id=_id(grant_id), rule=rule[:200] if rule else None,
+        details=details or {}, policy_digest=current_app.extensions["hub.policy"].digest,
         **_who(user), **_where())
+    try:
+        values["details"] = _as_stored(values["details"])
+        digest = event_leaf_hash(leaf_content(values))
+    except (CanonicalizationError, TypeError, ValueError) as exc:  # cannot be hashed
+        db.session.rollback()
+        log.error("audit event cannot be hashed: %s", type(exc).__name__)
+        raise AuditUnavailable from exc
+    event = AuditEvent(**values, leaf_hash=digest)
     db.session.add(event)
     try:  # flush now: a log that cannot be written must stop the request here, as a 503
         db.session.flush()
@@ -67,6 +84,16 @@ def record_now(action: str, outcome: str = "allowed", **kwargs) -> AuditEvent:
         raise AuditUnavailable from exc
     commit()
     return event
+
+
+def _id(value) -> int | None:
+    """An id as the integer column stores it (SQLite would turn "5" or 5.0 into 5)."""
+    return None if value is None else operator.index(value)
+
+
+def _as_stored(details: dict) -> dict:
+    """``details`` as the JSON column returns it: tuples become lists, int keys text."""
+    return json.loads(json.dumps(details))
 
 
 def _request_user():

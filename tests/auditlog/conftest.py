@@ -4,6 +4,7 @@ a database administrator who can switch the append-only triggers off."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -45,6 +46,35 @@ def fresh(tmp_path, request):
 def _dispose(app) -> None:
     with app.app_context():
         db.engine.dispose()
+
+
+def clone_app(app, instance: Path, request):
+    """A copy of ``app``'s hub (instance folder, keys and database) that a test may wreck.
+
+    Building a log costs migrations, seeding and several runs of `hub`; copying one costs
+    a file copy (SQLite) or CREATE DATABASE ... TEMPLATE (PostgreSQL). ``app`` must hold
+    no open connections.
+    """
+    _dispose(app)
+    shutil.copytree(app.config["HUB_INSTANCE_DIR"], instance)
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":
+        url = url.set(database=str(instance / Path(url.database).name))
+    else:
+        pg = request.getfixturevalue("pg_server")
+        name = f"hub_{instance.name.replace('-', '_')}"
+        for statement in (f'CREATE DATABASE "{name}" TEMPLATE "{url.database}" OWNER hub_owner',
+                          f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC',
+                          f'GRANT CONNECT ON DATABASE "{name}" TO hub_owner, hub_app'):
+            pg.execute(statement)
+        url = url.set(database=name)
+    overrides = {key: app.config[key] for key in ("HUB_ENV", "RATELIMIT_ENABLED",
+                                                   "WTF_CSRF_ENABLED", "TESTING")}
+    copy = create_app({**overrides, "HUB_INSTANCE_DIR": str(instance),
+                       "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False)})
+    copy.config["BACKEND"] = app.config.get("BACKEND")
+    request.addfinalizer(lambda: _dispose(copy))
+    return copy
 
 
 def build_on_server(pg, instance: Path, **overrides):

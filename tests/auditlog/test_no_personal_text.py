@@ -46,6 +46,6 @@ def test_the_sequenced_log_verifies_in_process(app, api, session):
     sequencer.run_once()
     notes = [cp.note for cp in session.scalars(select(AuditCheckpoint))]
     signer = sequencer.signer()
-    report = verify_log(leaf_events([]), notes, signer.public_key, signer.name)
+    report = verify_log(leaf_events(), notes, signer.public_key, signer.name)
     assert report.ok, report.problems
     assert report.covered == report.leaves

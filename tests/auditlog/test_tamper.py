@@ -3,31 +3,59 @@
 Every test switches the append-only triggers off first, as a DBA could, then changes the
 log, and runs the real `hub` console script, which must exit non-zero naming what is
 wrong. Each runs on SQLite (a file) and on PostgreSQL.
+
+The log is built and checked intact once per backend, and each test wrecks its own copy:
+starting `hub` is what costs time here, so each test runs it only to verify.
 """
 
 from __future__ import annotations
 
+import shutil
+import uuid
+
 import pytest
 
 from audit import Checkpoint, Signer, sign_checkpoint
-from tests.auditlog.conftest import Dba, backends, hub, leaf_seqs, record_events
+from hub.auditlog import sequencer
+from hub.auditlog.cli import _checkpoints, _witness_copy
+from hub.extensions import db
+from tests.auditlog.conftest import Dba, backends, clone_app, hub, leaf_seqs, record_events
+
+
+@pytest.fixture(scope="module")
+def pristine() -> dict:
+    """backend -> (app, witness folder) of the log every test starts from."""
+    return {}
 
 
 @pytest.fixture
-def log(fresh, tmp_path, request):
-    """A hub whose log has two signed checkpoints, both copied to a witness folder."""
+def log(fresh, pristine, tmp_path, request):
+    """A copy of a hub whose log has two signed checkpoints, both copied to a witness
+    folder (built the first time a backend asks, then shared by the module's tests)."""
     def make(backend: str):
-        app = fresh(backend)
-        witness = tmp_path / "witness"
-        for n in (20, 10):
-            record_events(app, n)
-            done = hub(app, "audit", "checkpoint", "--witness", str(witness))
-            assert done.returncode == 0, done.stderr
-        intact = hub(app, "audit", "verify", "--witness", str(witness))
-        assert intact.returncode == 0, intact.stdout + intact.stderr
-        assert "audit log intact" in intact.stdout
+        if backend not in pristine:
+            pristine[backend] = _build(fresh(backend), tmp_path / "pristine-witness")
+        original, witness_source = pristine[backend]
+        app = clone_app(original, tmp_path / f"hub-{backend}-{uuid.uuid4().hex[:10]}", request)
+        witness = shutil.copytree(witness_source, tmp_path / "witness")
         return app, witness, Dba(app, request), leaf_seqs(app)
     return make
+
+
+def _build(app, witness):
+    """Two batches of events, each integrated and signed, each checkpoint sent to the
+    witness (what `hub audit checkpoint --witness` does); then the real `hub` says intact."""
+    for n in (20, 10):
+        record_events(app, n)
+        with app.app_context():
+            sequencer.run_once()
+            _witness_copy(witness, _checkpoints()[-1])
+            db.session.remove()
+    intact = hub(app, "audit", "verify", "--witness", str(witness))
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert "audit log intact" in intact.stdout
+    assert len(list(witness.iterdir())) == 2
+    return app, witness
 
 
 def failed(app, *args: str) -> str:
