@@ -14,17 +14,16 @@ from hub.cases.models import Case
 from hub.policy import CaseDecision, Permission, Principal, Relationship, current_policy
 
 
-def principal_user():
-    """The signed-in user behind ``principal()``."""
-    principal()  # 401 when nobody is signed in
-    return g.user
-
-
 def principal() -> Principal:
     user = g.get("user")
     if user is None:
         abort(401)
     return Principal.of(user)
+
+
+def can(permission: Permission) -> bool:
+    """May the caller do this? For showing or hiding a control; ``require`` enforces."""
+    return current_policy().has_permission(principal(), permission)
 
 
 def require(permission: Permission, case_id: int | None = None) -> Principal:
@@ -71,7 +70,7 @@ def case_for_break_glass(case_id: int) -> Case:
     at their area's border, and to them another area's case does not exist (404, audited).
     """
     case = queries.case_for_view(case_id)
-    if case is None or case.area_id != principal_user().area_id:
+    if case is None or case.area.code != principal().area:
         audit.record_now("case:break-glass", "denied", case_id=case.id if case else None,
                          rule="no such case" if case is None else "case in another area",
                          details={"requested_id": case_id})

@@ -57,10 +57,6 @@ def _new_case_errors(exc: ValidationError, form) -> dict[str, str]:
     return errors | found  # anything else (a NUL character, say) keeps its own message
 
 
-def _can(permission: Permission) -> bool:
-    return current_policy().has_permission(access.principal(), permission)
-
-
 @bp.get("/")
 @login_required
 def index():
@@ -78,7 +74,7 @@ def index():
                      details={"case_ids": [c.id for c in page.items], "total": page.total,
                               "page": page.page, "query": bool(args["q"])})
     return render_template("cases/list.html", page=page, q=args["q"], items=items, errors={},
-                           can_create=_can(Permission.CASE_CREATE))
+                           can_create=access.can(Permission.CASE_CREATE))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -127,9 +123,9 @@ def _render_case(case, decision, status: int = 200):
     return render_template(
         "cases/show.html", case=body, decision=decision, grant=grant,
         writable=sorted(decision.write), statuses=CASE_STATUSES,
-        can_add_member=_can(Permission.CASE_MEMBER_ADD)
+        can_add_member=access.can(Permission.CASE_MEMBER_ADD)
         and decision.relationship is Relationship.MEMBER,
-        can_add_entry=_can(Permission.ENTRY_CREATE) and bool(decision.write),
+        can_add_entry=access.can(Permission.ENTRY_CREATE) and bool(decision.write),
         class_names=current_policy().set.classes), status
 
 

@@ -115,11 +115,8 @@ def _bundle_page(person: Person, errors: dict, status: int = 200):
                      details={"person_id": person.id, "format": "page"})
     return render_template("dpo/subject_access.html", bundle=bundle, errors=errors,
                            classes=current_policy().classes,
-                           can_erase=_may(Permission.RETENTION_ERASE)), status
+                           can_erase=access.can(Permission.RETENTION_ERASE)), status
 
-
-def _may(permission: Permission) -> bool:
-    return current_policy().has_permission(access.principal(), permission)
 
 
 @bp.get("/people/<int:person_id>/subject-access")

@@ -14,11 +14,11 @@ from flask_login import current_user
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from hub import access
 from hub.accounts import operations as accounts
 from hub.auditlog.writer import AuditUnavailable
 from hub.extensions import db, login_manager
-from hub.policy import Permission, current_policy
-from hub.policy.engine import Principal
+from hub.policy import Permission
 
 # Pages a signed-in user who has not yet passed MFA may still reach.
 # GOV.UK Frontend's fonts and images too: redirecting them sent the browser to the
@@ -77,9 +77,7 @@ HOMES = ((Permission.CASE_LIST, "cases.index"), (Permission.AUDIT_READ, "dpo.das
 
 def _can(permission: str) -> bool:
     """For templates: may the signed-in person do this? (The routes check again.)"""
-    user = g.get("user")
-    return user is not None and current_policy().has_permission(Principal.of(user),
-                                                                Permission(permission))
+    return g.get("user") is not None and access.can(Permission(permission))
 
 
 def _home():
