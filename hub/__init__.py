@@ -20,10 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class DatabaseInt(IntegerConverter):
-    """``<int:...>`` limited to the database's integer range: a larger id is simply not
-    found (404), rather than overflowing the driver (500)."""
+    """``<int:...>`` limited to the ids the database can hold (1 to 2**31 - 1): anything
+    else is simply not found (404), rather than overflowing the driver (500)."""
 
     def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(url_map, *args, **kwargs)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, jsonify
+from werkzeug.routing import IntegerConverter
 
 from hub.api import PUBLIC_ENDPOINTS, bp
 
@@ -212,7 +213,7 @@ def _path(rule) -> str:
 def _generic(rule, method: str) -> dict:
     query, body = (_schema(name) for name in _SCHEMAS.get(rule.endpoint, (None, None)))
     view = current_app.view_functions[rule.endpoint]
-    ok = 201 if method == "POST" and "erasure" not in rule.rule else 200
+    ok = 201 if method == "POST" else 200  # 200 is documented as well, below
     operation = {"summary": (view.__doc__ or rule.endpoint).strip().split("\n")[0][:120],
                  "parameters": [_param(rule, n) for n in sorted(rule.arguments)],
                  "responses": _responses(ok, "done", 400, 403, 404, 409)}
@@ -230,7 +231,7 @@ def _generic(rule, method: str) -> dict:
 
 
 def _param(rule, name: str) -> dict:
-    if rule._converters[name].__class__.__name__ == "IntegerConverter":
+    if isinstance(rule._converters[name], IntegerConverter):  # the hub's DatabaseInt too
         return _id(name)
     return {"name": name, "in": "path", "required": True,
             "schema": {"type": "string", "maxLength": 64}}

@@ -236,3 +236,17 @@ def test_sign_in_and_token_issue_are_throttled_per_address(limited_app, path, bo
     assert 429 not in statuses[:20] and statuses[20] == 429, statuses
     if path.startswith("/api/"):
         assert attempt(99).json["error"]["code"] == "too_many_requests"
+
+
+def test_every_id_in_a_path_is_described_as_a_database_integer(client, session):
+    """The OpenAPI description must match the DatabaseInt converter, or fuzzing (and any
+    client generated from it) sends ids the hub reads differently from the description."""
+    spec = client.get("/api/v1/openapi.json").json
+    ids = [p for ops in spec["paths"].values() for op in ops.values()
+           for p in op.get("parameters", []) if p.get("in") == "path"
+           and (p["name"].endswith("_id") or p["name"] == "seq")]
+    assert len(ids) >= 15
+    assert all(p["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+               for p in ids), [p for p in ids if p["schema"].get("type") != "integer"]
+    for path in ("/api/v1/audit/cases/0/history", f"/api/v1/audit/cases/{'0' * 65}/history"):
+        assert client.get(path).status_code == 404
