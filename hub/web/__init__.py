@@ -19,6 +19,7 @@ from hub.accounts import operations as accounts
 from hub.auditlog.writer import AuditUnavailable
 from hub.extensions import db, login_manager
 from hub.policy import Permission
+from hub.web import formatting
 
 # Pages a signed-in user who has not yet passed MFA may still reach.
 # GOV.UK Frontend's fonts and images too: redirecting them sent the browser to the
@@ -68,6 +69,7 @@ def register(app: Flask) -> None:
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     app.context_processor(lambda: {"user": g.get("user"), "can": _can})
+    formatting.register(app)
 
 
 # Where each person starts, by the first of these permissions they hold.
