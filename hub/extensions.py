@@ -46,7 +46,20 @@ def _connection_settings(dbapi_connection, _record):
     cursor.close()
 
 
+# Execution option for a connection that only reads (`hub audit verify`'s workers), whose
+# transactions may then begin as readers beside a writer.
+READ_ONLY = {"hub_read_only": True}
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
+    """On SQLite, every transaction begins as a writer (BEGIN IMMEDIATE).
+
+    Each request records an audit event, so each transaction writes in the end. One that
+    began as a reader cannot become a writer once another process has committed: SQLite
+    answers SQLITE_BUSY at once, without waiting out the busy timeout, and the request would
+    fail closed with 503. Beginning as a writer waits its turn instead (up to busy_timeout).
+    """
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        read_only = conn.get_execution_options().get("hub_read_only")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

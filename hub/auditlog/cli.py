@@ -33,7 +33,7 @@ from hub.auditlog.tree import (
     RawEventReader,
     b64,
 )
-from hub.extensions import db
+from hub.extensions import READ_ONLY, db
 
 PROGRESS_FROM = 50_000  # smaller logs verify in a blink: no bar
 
@@ -144,7 +144,7 @@ def _worker_start() -> None:
 
 
 def _worker_block(bounds, sizes: list[int]) -> LeafChunk:
-    with _worker_engine.connect() as connection:
+    with _worker_engine.connect().execution_options(**READ_ONLY) as connection:
         return _hash_block(connection, bounds, sizes)
 
 
