@@ -176,6 +176,12 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("admin.edit_provider", "POST"): perm("admin:manage", body={}, may_404=True),
 }
 
+# Suspending an agency is confirmed on its own page first (the hub's own agency never).
+ROUTES.update({
+    ("admin.confirm_suspension", "GET"): perm("admin:manage"),
+    ("admin.suspend_agency", "POST"): perm("admin:manage", body={"confirm": "no"}),
+})
+
 STATIC_FILES = {"static": "hub.css", "govuk_assets.static": "images/favicon.svg"}
 
 

@@ -15,8 +15,8 @@ from hub.policy import Permission, current_policy
 
 @bp.errorhandler(operations.AdminError)
 def _admin_refused(exc: operations.AdminError):
-    return error(exc.status, "invalid" if exc.status == 400 else "conflict", exc.message,
-                 exc.field)
+    codes = {400: "invalid", 403: "forbidden", 409: "conflict"}
+    return error(exc.status, codes.get(exc.status, "error"), exc.message, exc.field)
 
 
 def _admin(action: str, **details):

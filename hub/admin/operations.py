@@ -103,9 +103,26 @@ def reactivate_user(user: User, by: User) -> None:
     audit.commit()
 
 
-def set_agency_active(agency: Agency, active: bool, by: User) -> None:
-    if agency.id == by.agency_id and not active:
+# The agency whose users are the hub's own administrators and DPOs. Suspending it would lock
+# out everyone who could undo the suspension or review the log, so nobody may.
+HUB_AGENCY = "hub"
+HUB_REFUSAL = ("The hub's own agency cannot be suspended: its users are the hub's "
+               "administrators and data protection officers, and all of them would be locked out.")
+
+
+def check_suspension(agency: Agency, by: User) -> None:
+    """Raise (and audit) if ``by`` may not suspend ``agency``; asked before confirming too."""
+    if agency.code == HUB_AGENCY:
+        audit.record_now("admin:agency:suspend", "denied", rule="the hub's own agency",
+                         details={"agency_id": agency.id, "agency": agency.code}, user=by)
+        raise AdminError(HUB_REFUSAL, "active", 403)
+    if agency.id == by.agency_id:
         raise AdminError("you cannot suspend your own agency", "active", 409)
+
+
+def set_agency_active(agency: Agency, active: bool, by: User) -> None:
+    if not active:
+        check_suspension(agency, by)
     agency.active = active
     if not active:
         _revoke_agency_credentials(agency)

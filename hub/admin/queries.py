@@ -39,6 +39,12 @@ def agency(agency_id: int) -> Agency | None:
     return db.session.get(Agency, agency_id)
 
 
+def active_staff(agency: Agency) -> int:
+    """How many people a suspension of ``agency`` would sign out."""
+    return db.session.scalar(select(func.count(User.id)).where(
+        User.agency_id == agency.id, User.active.is_(True))) or 0
+
+
 def agency_by_code(code: str) -> Agency | None:
     return db.session.scalar(select(Agency).where(Agency.code == code))
 

@@ -157,19 +157,71 @@ def reactivate(user_id: int):
 
 @bp.get("/agencies")
 def agencies():
-    return _page("admin/agencies.html", "admin:agency:list", agencies=queries.agencies())
+    return _page("admin/agencies.html", "admin:agency:list", agencies=queries.agencies(),
+                 hub_agency=operations.HUB_AGENCY)
+
+
+def _agency_or_404(agency_id: int):
+    agency = queries.agency(agency_id)
+    if agency is None:
+        audit.record_now("admin:agency:read", "denied", rule="no such record",
+                         details={"requested_id": agency_id})
+        abort(404)
+    return agency
 
 
 @bp.post("/agencies/<int:agency_id>")
 def set_agency(agency_id: int):
-    agency = queries.agency(agency_id)
-    if agency is None:
-        abort(404)
-    try:
-        operations.set_agency_active(agency, request.form.get("active") == "yes", g.user)
-    except operations.AdminError as exc:
-        flash(exc.message, "error")
+    """Reactivate at once; a suspension is only ever made from its confirmation page."""
+    agency = _agency_or_404(agency_id)
+    if request.form.get("active") != "yes":
+        return redirect(url_for(".confirm_suspension", agency_id=agency.id)), 303
+    operations.set_agency_active(agency, True, g.user)
+    flash(f"{agency.name} is active again. Its staff can sign in.")
     return redirect(url_for(".agencies")), 303
+
+
+@bp.get("/agencies/<int:agency_id>/suspend")
+def confirm_suspension(agency_id: int):
+    agency = _agency_or_404(agency_id)
+    try:
+        operations.check_suspension(agency, g.user)
+    except operations.AdminError as exc:
+        return _suspension_refused(agency, exc)
+    audit.record_now("admin:agency:read", details={"agency_id": agency.id})
+    return _suspension_page(agency, {})
+
+
+@bp.post("/agencies/<int:agency_id>/suspend")
+def suspend_agency(agency_id: int):
+    agency = _agency_or_404(agency_id)
+    answer = request.form.get("confirm")
+    if answer == "no":
+        return redirect(url_for(".agencies")), 303
+    if answer != "yes":
+        return _suspension_page(agency, {"confirm": f"Select yes if you want to suspend "
+                                                    f"{agency.name}"}, 400)
+    staff = queries.active_staff(agency)
+    try:
+        operations.set_agency_active(agency, False, g.user)
+    except operations.AdminError as exc:
+        return _suspension_refused(agency, exc)
+    flash(f"{agency.name} is suspended. {_people(staff)} signed out.")
+    return redirect(url_for(".agencies")), 303
+
+
+def _people(count: int) -> str:
+    return f"{count} user{'' if count == 1 else 's'} {'was' if count == 1 else 'were'}"
+
+
+def _suspension_page(agency, errors: dict, status: int = 200):
+    return render_template("admin/suspend_agency.html", agency=agency, errors=errors,
+                           staff=queries.active_staff(agency)), status
+
+
+def _suspension_refused(agency, exc: operations.AdminError):
+    return render_template("admin/suspend_agency.html", agency=agency, errors={},
+                           refusal=exc.message), exc.status
 
 
 @bp.get("/roles")
