@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 from hub.policy.loader import PolicySet, Rule
 from hub.policy.permissions import CASE_STATUSES, ClassAction, Permission, Relationship
@@ -139,6 +140,7 @@ class Policy:
         self._verdicts = cache(self._compute_verdicts)
         self._grants = cache(self._compute_grants)
         self._decisions = cache(self._compute_decision)
+        self._readers = cache(self._compute_readers)
 
     # -- permissions that are not about classes ------------------------------------------
     def roles(self, agency: str) -> dict[str, frozenset[Permission]]:
@@ -251,6 +253,59 @@ class Policy:
                                            Relationship.MEMBER).get(info_class))
                 and g.kinds is None}
 
+    # -- entries: what they may be, whom they concern, who will read them -----------------
+    def kind_classes(self, kind: str) -> frozenset[str]:
+        """The classes an entry of ``kind`` may be filed as (kinds.yaml); unknown kinds raise."""
+        return self.set.kinds[kind]
+
+    def may_file(self, kind: str, info_class: str) -> bool:
+        return info_class in self.set.kinds.get(kind, frozenset())
+
+    def about(self, info_class: str) -> frozenset[str]:
+        """The parties (perpetrator, victim) an entry of ``info_class`` concerns by default."""
+        return self.set.about.get(info_class, frozenset())
+
+    def readers(self, area: str, info_class: str, kind: str | None = None) -> frozenset[str]:
+        """Agencies that could read an entry of ``info_class`` and ``kind`` on a case in
+        ``area``, on any footing and in any status: everyone its author is writing for.
+        ``kind`` None asks about a field of the case, which needs the whole class."""
+        return frozenset(s.agency for s in self._readers(area, info_class, kind))
+
+    def exposed(self, area: str, info_class: str, kind: str | None,
+                guarded: str) -> frozenset[str]:
+        """Agencies with a role that, on some footing and in some status, could read such an
+        entry but not the whole of ``guarded``: free text there must not hold what
+        ``guarded`` protects."""
+        seeing = self._readers(area, guarded, None)
+        return frozenset(s.agency for s in self._readers(area, info_class, kind) - seeing)
+
+    def forbidden(self, area: str, info_class: str) -> frozenset[str]:
+        """Agencies that an explicit deny rule (not the default) keeps from reading
+        ``info_class`` in ``area``: for victim.location, DOMAIN rule 3's perpetrator-facing
+        workers."""
+        return frozenset(
+            s.agency for s in _situations(self.set)
+            if (v := self.verdicts(s.agency, s.role, area, s.relationship, ClassAction.READ,
+                                   s.status).get(info_class)) is not None
+            and not v.allowed and v.source)
+
+    def sees_whole(self, agency: str, role: str, area: str, info_class: str) -> bool:
+        """Whether a team member of this agency and role reads all of ``info_class`` in
+        ``area``, whatever the case's status."""
+        seeing = self._readers(area, info_class, None)
+        return all(Situation(agency, role, Relationship.MEMBER, s) in seeing
+                   for s in CASE_STATUSES)
+
+    def _compute_readers(self, area, info_class, kind) -> frozenset[Situation]:
+        """The situations in which an entry of ``info_class`` and ``kind`` may be read."""
+        if area not in self.set.area_rules:
+            return frozenset()
+        return frozenset(
+            s for s in _situations(self.set)
+            if (g := self.class_grants(s.agency, s.role, area, s.relationship,
+                                       ClassAction.READ, s.status).get(info_class))
+            is not None and (g.kinds is None or kind in g.kinds))
+
     def owners(self, info_class: str) -> list[str]:
         """Agencies that may write a class: whom to ask for what was withheld."""
         return sorted({a for r in self.set.base_rules if r.effect == "allow"
@@ -283,6 +338,21 @@ class Policy:
         return [{"area": area, "agency": agency, "role": role, "class": name,
                  "read": read[name], "write": write[name] != "-", "write_cell": write[name],
                  "break_glass_read": bg[name]} for name in self.classes]
+
+
+class Situation(NamedTuple):
+    """One agency and role, on one footing, with a case of one status."""
+
+    agency: str
+    role: str
+    relationship: Relationship
+    status: str
+
+
+def _situations(policy_set: PolicySet) -> list[Situation]:
+    return [Situation(agency, role, rel, status)
+            for agency, spec in policy_set.agencies.items() for role in spec["roles"]
+            for rel in Relationship for status in CASE_STATUSES]
 
 
 def _verdict(denies: list[Rule] | None, allows: list[Rule] | None) -> Explanation:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from marshmallow import Schema, ValidationError, fields, validate
 
-from hub.policy.permissions import CASE_STATUSES, ENTRY_KINDS, ClassAction, Permission, Relationship
+from hub.policy.permissions import (
+    CASE_STATUSES,
+    ENTRY_KINDS,
+    PARTIES,
+    ClassAction,
+    Permission,
+    Relationship,
+)
 
 
 class PolicyError(ValueError):
@@ -52,6 +59,10 @@ class PolicySet:
     area_rules: dict[str, tuple[Rule, ...]]  #: area code -> its (deny-only) rules
     area_names: dict[str, str]
     digest: str  #: SHA-256 over every policy file, recorded in each audit event
+    #: entry kind -> the classes it may be filed as (kinds.yaml)
+    kinds: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: class -> the parties (perpetrator, victim) its entries concern by default (kinds.yaml)
+    about: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class _RuleSchema(Schema):
@@ -86,6 +97,14 @@ class _RolesFileSchema(Schema):
 
 class _ClassesFileSchema(Schema):
     classes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+_NAMES = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class _KindsFileSchema(Schema):
+    kinds = fields.Dict(keys=fields.String(), values=_NAMES, required=True)
+    about = fields.Dict(keys=fields.String(), values=_NAMES, required=True)
 
 
 def _read(path: Path, schema: Schema) -> dict:
@@ -127,7 +146,53 @@ def load(policy_dir: str | Path) -> PolicySet:
         area_rules[code] = _rules(path, data, classes, agencies, area=code)
         area_names[code] = data.get("name", code.title())
     _check_unique_ids(base, area_rules)
-    return PolicySet(classes, agencies, base, area_rules, area_names, _digest(root))
+    kinds, about = _load_kinds(root / "kinds.yaml", classes)
+    _check_rule_kinds([*base, *(r for rules in area_rules.values() for r in rules)], kinds)
+    return PolicySet(classes, agencies, base, area_rules, area_names, _digest(root),
+                     kinds, about)
+
+
+def _load_kinds(path: Path, classes) -> tuple[dict, dict]:
+    """Every known kind with the classes it may take; every class with whom it is about."""
+    data = _read(path, _KindsFileSchema())
+    kinds = {kind: frozenset(_known(path, f"kind '{kind}'", names, classes, "class"))
+             for kind, names in data["kinds"].items() if _is_kind(path, kind)}
+    missing = next((k for k in ENTRY_KINDS if k not in kinds), None)
+    if missing:
+        raise PolicyError(f"{path.name}: kind '{missing}' is not listed: name the classes "
+                          "it may be filed as")
+    about = {}
+    for name, parties in data["about"].items():
+        if name not in classes:
+            raise PolicyError(f"{path.name}: about '{name}': unknown class")
+        about[name] = frozenset(_known(path, f"about '{name}'", parties, PARTIES, "party"))
+    missing = next((c for c in classes if c not in about), None)
+    if missing:
+        raise PolicyError(f"{path.name}: about '{missing}' is not listed: say whom entries "
+                          "of this class concern")
+    return kinds, about
+
+
+def _is_kind(path: Path, kind: str) -> bool:
+    if kind not in ENTRY_KINDS:
+        raise PolicyError(f"{path.name}: kind '{kind}': unknown kind")
+    return True
+
+
+def _known(path: Path, where: str, names: list[str], known, what: str) -> list[str]:
+    unknown = next((n for n in names if n not in known), None)
+    if unknown is not None:
+        raise PolicyError(f"{path.name}: {where}: unknown {what} '{unknown}'")
+    return names
+
+
+def _check_rule_kinds(rules, kinds: dict[str, frozenset[str]]) -> None:
+    """A rule limited to kinds that its class never takes could never apply: a mistake."""
+    for rule in rules:
+        for name in sorted(rule.classes) if rule.kinds is not None else ():
+            if not any(name in kinds[k] for k in rule.kinds):
+                raise PolicyError(f"{rule.source}: rule {rule.id}: no entry of kind "
+                                  f"{', '.join(sorted(rule.kinds))} may be filed as {name}")
 
 
 def _load_agencies(path: Path) -> dict[str, dict]:

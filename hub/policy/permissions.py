@@ -46,3 +46,5 @@ ENTRY_KINDS = (
     "meeting", "action", "intelligence", "legal_advice", "charging_decision",
     "court_outcome", "supervision", "offending_history",
 )
+# The parts a person plays in a case (hub.cases.models.CaseParty), for kinds.yaml `about`.
+PARTIES = ("perpetrator", "victim")

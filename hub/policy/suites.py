@@ -41,9 +41,22 @@ class _ResourceSchema(Schema):
     entry = fields.Nested(_EntrySchema)
 
 
+class _FilingSchema(Schema):
+    kind = fields.String(required=True)
+    classes = fields.List(fields.String(), required=True)  #: exactly these
+
+
+class _AboutSchema(Schema):
+    info_class = fields.String(required=True, data_key="class")
+    parties = fields.List(fields.String(), required=True)  #: exactly these
+
+
+_QUESTIONS = ("allow", "effect", "permissions", "filing", "about")
+
+
 class _TestSchema(Schema):
     name = fields.String(required=True)
-    principal = fields.Nested(_PrincipalSchema, required=True)
+    principal = fields.Nested(_PrincipalSchema)
     resource = fields.Nested(_ResourceSchema, load_default=lambda: _ResourceSchema().load({}))
     action = fields.String(validate=validate.OneOf([a.value for a in ClassAction]))
     allow = fields.List(fields.String())  #: classes wholly allowed; every other: deny
@@ -52,13 +65,19 @@ class _TestSchema(Schema):
     rule = fields.String()  #: the deciding rule expected by an entry test
     permissions = fields.List(fields.String())  #: exactly these; every other: deny
     adding = fields.List(fields.Dict())  #: extra rules (canaries) for this test only
+    filing = fields.Nested(_FilingSchema)  #: the classes a kind may be filed as
+    about = fields.Nested(_AboutSchema)  #: whom a class's entries concern
 
     @validates_schema
     def _one_question(self, data, **_kwargs):
-        asks = [k for k in ("allow", "effect", "permissions") if k in data]
+        asks = [k for k in _QUESTIONS if k in data]
         if len(asks) != 1:
             raise ValidationError("a test expects exactly one of: allow (with action), "
-                                  "effect (with resource.entry), permissions")
+                                  "effect (with resource.entry), permissions, filing, about")
+        if asks[0] in ("filing", "about"):
+            return
+        if "principal" not in data:
+            raise ValidationError("a test of access needs a principal", "principal")
         if "permissions" not in data and "action" not in data:
             raise ValidationError("a class or entry test needs an action", "action")
 
@@ -129,6 +148,10 @@ def run(policy: Policy, suites: dict[str, dict]) -> Report:
 def _run_one(policy: Policy, test: dict, suite_name: str) -> list[str]:
     try:
         policy = _with_extra_rules(policy, test.get("adding"), f"tests/{suite_name}")
+        if "filing" in test:
+            return _check_filing(policy, test["filing"])
+        if "about" in test:
+            return _check_about(policy, test["about"])
         principal = Principal(0, "policy-test", test["principal"]["agency"],
                               test["principal"]["role"])
         if not policy.is_known_role(principal.agency, principal.role):
@@ -160,6 +183,20 @@ def _check_permissions(policy: Policy, principal: Principal, expected: list[str]
         return [f"unknown permissions {unknown}"]
     actual = {p.value for p in Permission if policy.has_permission(principal, p)}
     return _compare("permissions", actual, set(expected))
+
+
+def _check_filing(policy: Policy, filing: dict) -> list[str]:
+    if filing["kind"] not in policy.set.kinds:
+        return [f"unknown kind {filing['kind']!r}"]
+    actual = policy.kind_classes(filing["kind"])
+    return _compare(f"filing a {filing['kind']} as", set(actual), set(filing["classes"]))
+
+
+def _check_about(policy: Policy, about: dict) -> list[str]:
+    if about["info_class"] not in policy.set.classes:
+        return [f"unknown class {about['info_class']!r}"]
+    actual = policy.about(about["info_class"])
+    return _compare(f"{about['info_class']} about", set(actual), set(about["parties"]))
 
 
 def _check_classes(policy: Policy, decision: CaseDecision, test: dict) -> list[str]:

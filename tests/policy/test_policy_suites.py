@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.policy import load_policy
+from hub.policy import PolicyError, load_policy
 from hub.policy.suites import load_suites, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +105,59 @@ def test_a_wrong_expectation_is_reported_with_suite_and_test(tmp_path):
     assert ("read allowed but expected deny: ['clinical', 'clinical.summary', 'legal.outcome', "
             "'orders', 'perpetrator.identity', 'perpetrator.offending', 'supervision', "
             "'victim.identity']") in problems
+
+
+def _every_filing() -> list[tuple[str, str]]:
+    kinds = yaml.safe_load((POLICIES / "kinds.yaml").read_text())["kinds"]
+    return [(kind, name) for kind, names in kinds.items() for name in names]
+
+
+def _every_about() -> list[tuple[str, str]]:
+    about = yaml.safe_load((POLICIES / "kinds.yaml").read_text())["about"]
+    return [(name, party) for name, parties in about.items() for party in parties]
+
+
+def _edit_kinds(tmp_path: Path, section: str, key: str, edit):
+    def change(copy: Path) -> None:
+        path = copy / "kinds.yaml"
+        data = yaml.safe_load(path.read_text())
+        edit(data[section][key])
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    return load_policy(_mutated(tmp_path, change))
+
+
+@pytest.mark.parametrize(("kind", "info_class"), _every_filing())
+def test_taking_any_class_from_a_kind_fails_a_policy_test(tmp_path, suites, kind, info_class):
+    """A kind that may no longer be filed as a class must be noticed..."""
+    def take(names: list[str]) -> None:
+        names.remove(info_class)
+        if not names:  # a kind must keep a class: move it to another one instead
+            names.append("orders" if info_class != "orders" else "case.core")
+
+    try:
+        mutated = _edit_kinds(tmp_path, "kinds", kind, take)
+    except PolicyError:
+        return  # a rule limited to that kind no longer loads: noticed
+    assert not run(mutated, suites).ok, f"no policy test notices {kind} losing {info_class}"
+
+
+def test_giving_a_kind_another_class_fails_a_policy_test(tmp_path, suites):
+    """...and so must one that may suddenly be filed as a class it was not before."""
+    mutated = _edit_kinds(tmp_path, "kinds", "safety_plan", lambda names: names.append("orders"))
+    report = run(mutated, suites)
+    assert [f.test for f in report.failures] == [
+        "a safety plan is only ever victim support (issue 10)"]
+
+
+@pytest.mark.parametrize(("info_class", "party"), _every_about())
+def test_changing_whom_a_class_is_about_fails_a_policy_test(tmp_path, suites, info_class,
+                                                            party):
+    other = {"victim": "perpetrator", "perpetrator": "victim"}[party]
+
+    def swap(parties: list[str]) -> None:
+        parties[parties.index(party)] = other
+
+    mutated = _edit_kinds(tmp_path, "about", info_class, swap)
+    assert not run(mutated, suites).ok, f"no policy test notices {info_class} not being " \
+                                        f"about the {party}"
