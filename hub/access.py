@@ -10,7 +10,7 @@ from flask import abort, g
 
 from hub.auditlog import writer as audit
 from hub.cases import queries
-from hub.cases.models import Case
+from hub.cases.models import Case, Membership
 from hub.policy import CaseDecision, Permission, Principal, Relationship, current_policy
 
 
@@ -69,10 +69,34 @@ def case_for_break_glass(case_id: int) -> Case:
     Each area is a separate STAC with its own team: a supervisor's emergency access stops
     at their area's border, and to them another area's case does not exist (404, audited).
     """
-    case = queries.case_for_view(case_id)
+    case = _in_own_area(queries.case_for_view(case_id), {"requested_id": case_id})
+    if case is None:
+        abort(404)
+    return case
+
+
+def case_for_break_glass_reference(reference: str) -> Case | None:
+    """``case_for_break_glass`` for a reference the person typed: None (audited) when no case
+    in their area has it, whether it is in another area or nowhere, so that the page can
+    say so in words without revealing which. ``reference`` is already validated."""
+    return _in_own_area(queries.case_by_reference(reference), {"requested_reference": reference})
+
+
+def _in_own_area(case: Case | None, requested: dict) -> Case | None:
     if case is None or case.area.code != principal().area:
         audit.record_now("case:break-glass", "denied", case_id=case.id if case else None,
                          rule="no such case" if case is None else "case in another area",
-                         details={"requested_id": case_id})
-        abort(404)
+                         details=requested)
+        return None
     return case
+
+
+def membership_on(case: Case, membership_id: int, action: str) -> Membership:
+    """A current place on ``case``'s team. Any other id is not there (404, audited): a
+    removed member, or one of another case, cannot be removed through this case."""
+    found = queries.membership(case, membership_id)
+    if found is None:
+        audit.record_now(action, "denied", case_id=case.id, rule="no such team member",
+                         details={"membership_id": membership_id})
+        abort(404)
+    return found

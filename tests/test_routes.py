@@ -99,6 +99,7 @@ ROUTES: dict[tuple[str, str], Access] = {
                                      body={"body": "Edited.", "version": 1}),
     ("api.break_glass", "POST"): perm("case:break-glass", body={"reason": REASON}),
     # -- cases: pages ------------------------------------------------------------------------
+    ("api.remove_member", "DELETE"): perm("case:member:add", member=True),
     ("cases.index", "GET"): perm("case:list"),
     ("cases.new", "GET"): perm("case:create"),
     ("cases.new", "POST"): perm("case:create", body={"perpetrator_name": "Route Perp",
@@ -111,6 +112,14 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("cases.break_glass", "GET"): perm("case:break-glass"),
     ("cases.break_glass", "POST"): perm("case:break-glass", body={"reason": REASON}),
     # -- audit log and DPO: API --------------------------------------------------------------
+    # the case team page and removals (issue 10): members whose role adds members
+    ("cases.team", "GET"): perm("case:member:add", member=True),
+    ("cases.remove_member", "GET"): perm("case:member:add", member=True),
+    ("cases.remove_member", "POST"): perm("case:member:add", member=True),
+    # break-glass by a typed reference: only a reasoned request resolves it
+    ("cases.break_glass_by_reference", "GET"): perm("case:break-glass"),
+    ("cases.break_glass_by_reference", "POST"): perm("case:break-glass", body={
+        "reason": REASON, "reference": "STAC-LON-2026-00001"}),
     ("api.audit_events", "GET"): perm("audit:read"),
     ("api.audit_export", "GET"): perm("audit:read"),
     ("api.case_history", "GET"): perm("audit:read"),
@@ -182,6 +191,19 @@ ROUTES.update({
     ("admin.suspend_agency", "POST"): perm("admin:manage", body={"confirm": "no"}),
 })
 
+# The case page (issue 10): status, risk level and review date; corrections of a person's
+# details. The person is the first demo case's victim, so a phone number is victim.location.
+CORRECTION = {"phone": "07700 900111"}
+ROUTES.update({
+    ("cases.update_core", "POST"): Access(member=True, writes="case.core", body={
+        "version": "1", "status": "active", "risk_level": "high"}),
+    ("cases.edit_person", "GET"): Access(member=True, writes="victim.location"),
+    ("cases.edit_person", "POST"): Access(member=True, writes="victim.location",
+                                          body=CORRECTION),
+    ("api.update_person", "PATCH"): Access(member=True, writes="victim.location",
+                                           body=CORRECTION),
+})
+
 STATIC_FILES = {"static": "hub.css", "govuk_assets.static": "images/favicon.svg"}
 
 
@@ -242,6 +264,7 @@ def params(app) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def cookies(app) -> dict[str, str]:
+                "membership_id": _membership_id(db.session, case.id, nhs.id),
     """Each demo user signed in once through POST /sign-in; each test reuses the cookie.
 
     Signing in per test would spend most of the run in argon2. The sessions are committed,
@@ -353,3 +376,11 @@ def test_public_routes_answer_anonymously_without_case_data(app, client, auth, p
     assert r.status_code < 500
     assert not found(r.get_data(as_text=True), params["strings"])
     r.close()  # a static file's handle
+
+
+def _membership_id(session, case_id: int, user_id: int) -> int:
+    """A place on the first demo case's team: the clinician's (for the removal routes)."""
+    from hub.cases.models import Membership
+
+    return session.scalar(select(Membership.id).where(Membership.case_id == case_id,
+                                                      Membership.user_id == user_id))

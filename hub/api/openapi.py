@@ -26,6 +26,13 @@ def _responses(ok: int, ok_desc: str, *errors: int) -> dict:
     return out
 
 
+def _no_content(ok_desc: str, *errors: int) -> dict:
+    """``_responses`` for a 204, which has no body."""
+    out = _responses(204, ok_desc, *errors)
+    out["204"] = {"description": ok_desc}
+    return out
+
+
 def _body(schema: str) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -72,6 +79,10 @@ def build_spec() -> dict:
         "/cases/{case_id}/members": {"post": {
             "parameters": [case_id], "requestBody": _body(ref("MemberIn")),
             "responses": _responses(201, "added to the team", 400, 403, 404, 409)}},
+        "/cases/{case_id}/members/{membership_id}": {"delete": {
+            "parameters": [case_id, _id("membership_id")],
+            "responses": _no_content("removed from the team (the row stays, marked removed)",
+                                     403, 404, 409)}},
         "/cases/{case_id}/notes": {
             "get": {"parameters": [case_id],
                     "responses": _responses(200, "entries the caller may see", 404)},

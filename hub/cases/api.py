@@ -110,3 +110,30 @@ def break_glass(case_id: int):
     grant = operations.break_glass(g.user, case, data["reason"])
     return jsonify(case_id=case.id, expires_at=grant.expires_at.isoformat(),
                    classes=sorted(queries.decide(access.principal(), case).read))
+
+
+@bp.delete("/cases/<int:case_id>/members/<int:membership_id>")
+def remove_member(case_id: int, membership_id: int):
+    """Take a named user or an agency off the case team; the row stays, marked removed."""
+    access.require(Permission.CASE_MEMBER_ADD, case_id)
+    case, _decision = access.open_case_as_member(case_id, "case:member:remove")
+    membership = access.membership_on(case, membership_id, "case:member:remove")
+    operations.remove_member(g.user, case, membership)
+    return "", 204
+
+
+@bp.patch("/cases/<int:case_id>/people/<int:person_id>")
+def update_person(case_id: int, person_id: int):
+    """Correct a person's details; each correction keeps the values it replaced."""
+    case, decision = access.open_case(case_id, "person:update")
+    person = next((p.person for p in case.parties if p.person_id == person_id), None)
+    if person is None:
+        audit.record_now("person:update", "denied", case_id=case.id,
+                         rule="not a person in this case",
+                         details={"requested_person_id": person_id})
+        abort(404)
+    changes = operations.correct_person(g.user, case, decision, person,
+                                        load(schemas.PersonUpdateIn()))
+    return jsonify(id=person.id, changes=[
+        {"class": c.info_class, "fields": list(c.fields), "at": c.changed_at.isoformat(),
+         "agency": c.agency.code} for c in changes])

@@ -238,3 +238,52 @@ class BreakGlassGrant(db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+# Which class each correctable detail of a person belongs to, by their part in the case.
+PERSON_FIELDS = {
+    "victim": {"name": "victim.identity", "date_of_birth": "victim.identity",
+               "address": "victim.location", "phone": "victim.location",
+               "email": "victim.location", "workplace": "victim.location"},
+    "perpetrator": {"name": "perpetrator.identity", "date_of_birth": "perpetrator.identity",
+                    "aliases": "perpetrator.identity", "pnc_id": "perpetrator.identity",
+                    "nhs_number": "perpetrator.identity", "address": "perpetrator.identity"},
+}
+ENCRYPTED_FIELDS = ("address", "phone", "email", "workplace")
+
+
+class PersonChange(db.Model):
+    """One correction of a person's details in one class: what changed, when, by whom.
+
+    The values it replaced are kept, encrypted under the person's own data key, so that
+    erasure (which destroys that key) destroys them with the rest of the person's data.
+    """
+
+    __tablename__ = "person_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    info_class: Mapped[str] = mapped_column(String(32))  #: the class of every field changed
+    fields: Mapped[list[str]] = mapped_column(JSON)  #: names of the fields, never values
+    previous_ct: Mapped[str | None] = mapped_column(String(20_000))  #: encrypted JSON
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship()
+    agency: Mapped[Agency] = relationship(lazy="joined")
+
+    def _context(self) -> str:
+        return f"person_changes.previous.{self.id}.{self.person.data_key_id}"
+
+    def seal(self, previous: dict[str, Any]) -> None:
+        """Keep the replaced values; the row must have its id (flushed) first."""
+        self.previous_ct = crypto.encrypt(self.person.data_key.plain(),
+                                          json.dumps(previous, default=str), self._context())
+
+    def previous(self) -> dict[str, Any]:
+        """The replaced values, or nothing once the person's data has been erased."""
+        if self.previous_ct is None or self.person.data_key.wrapped is None:
+            return {}
+        return json.loads(crypto.decrypt(self.person.data_key.plain(), self.previous_ct,
+                                         self._context()))

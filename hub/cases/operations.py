@@ -7,11 +7,14 @@ import uuid
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog import writer as audit
+from hub.cases import queries
 from hub.cases.models import (
+    ENCRYPTED_FIELDS,
+    PERSON_FIELDS,
     BreakGlassGrant,
     Case,
     CaseParty,
@@ -20,6 +23,7 @@ from hub.cases.models import (
     EntryVersion,
     Membership,
     Person,
+    PersonChange,
 )
 from hub.extensions import db
 from hub.policy import CaseDecision, current_policy
@@ -221,3 +225,103 @@ def break_glass(user: User, case: Case, reason: str) -> BreakGlassGrant:
     alerts.on_break_glass(grant, event)
     audit.commit()
     return grant
+
+
+# -- corrections of people's details ----------------------------------------------------
+def correct_person(user: User, case: Case, decision: CaseDecision, person: Person,
+                   data: dict) -> list[PersonChange]:
+    """Correct a person's details, keeping what each change replaced (DOMAIN rule 7).
+
+    Every field's class must be writable by the caller on this case; one refused field
+    refuses the whole correction, so nothing is half-written.
+    """
+    party = next((p.party for p in case.parties if p.person_id == person.id), None)
+    if party is None:
+        raise Invalid("not a person in this case", "person_id")
+    if person.erased_at is not None:
+        raise Conflict("this person's data has been erased", "person_id")
+    wanted = {k: v for k, v in data.items() if k != "version"}
+    by_class = _fields_by_class(party, wanted, decision)
+    if "version" in data and data["version"] != _person_version(person, decision):
+        raise Conflict("these details were changed by someone else; reload and try again",
+                       "version")
+    changes = [_change(user, case, person, info_class, changed, wanted)
+               for info_class, fields in sorted(by_class.items())
+               if (changed := _differences(person, fields, wanted))]
+    if changes:
+        audit.record("person:update", case_id=case.id, classes=[c.info_class for c in changes],
+                     subject_ids=[person.id],
+                     details={"person_id": person.id, "party": party,
+                              "fields": sorted(f for c in changes for f in c.fields),
+                              "change_ids": [c.id for c in changes]}, user=user)
+        audit.commit()
+    return changes
+
+
+def _fields_by_class(party: str, wanted: dict, decision: CaseDecision) -> dict[str, list]:
+    """Each field's class, refusing a field the party does not have or the caller may
+    not write."""
+    known, out = PERSON_FIELDS[party], {}
+    for name in sorted(wanted):
+        if name not in known:
+            raise Invalid(f"a {party} has no {name} to correct", name)
+        if not decision.can_write(known[name]):
+            raise Forbidden(f"your agency may not change the {party}'s {name} on this case",
+                            name)
+        out.setdefault(known[name], []).append(name)
+    return out
+
+
+def _person_version(person: Person, decision: CaseDecision) -> int:
+    """Corrections the caller can see (as the case's ``history`` lists them)."""
+    classes = [c for c in current_policy().classes if decision.can_read(c)]
+    return db.session.scalar(select(func.count(PersonChange.id)).where(
+        PersonChange.person_id == person.id, PersonChange.info_class.in_(classes))) or 0
+
+
+def _value(person: Person, name: str):
+    return person.get_secret(name) if name in ENCRYPTED_FIELDS else getattr(person, name)
+
+
+def _differences(person: Person, fields: list[str], wanted: dict) -> dict:
+    """The fields whose value would change, with the values they have now."""
+    return {name: _value(person, name) for name in fields
+            if _value(person, name) != wanted[name]}
+
+
+def _change(user: User, case: Case, person: Person, info_class: str, previous: dict,
+            wanted: dict) -> PersonChange:
+    """Record one class's correction with the values it replaces, then make it."""
+    change = PersonChange(person=person, case_id=case.id, info_class=info_class,
+                          fields=sorted(previous), changed_by_id=user.id,
+                          agency_id=user.agency_id)
+    db.session.add(change)
+    db.session.flush()
+    change.seal(previous)
+    for name in previous:
+        if name in ENCRYPTED_FIELDS:
+            person.set_secret(name, wanted[name])
+        else:
+            setattr(person, name, wanted[name])
+    return change
+
+
+# -- the case team (issue 10) -------------------------------------------------------------
+def remove_member(user: User, case: Case, membership: Membership) -> Membership:
+    """Take a named user or a whole agency off the team. The row stays, marked removed, so
+    the DPO can still see who was on the team when (DOMAIN rule 7)."""
+    # Lock the case while counting, so two removals at once cannot both leave it empty.
+    db.session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
+    if membership.case_id != case.id or membership.removed_at is not None:
+        raise Conflict("not on this case's team now", "membership_id")
+    others = [m for m in queries.active_members(case) if m.id != membership.id]
+    if not others:
+        raise Conflict("a case keeps at least one team member: add someone else first",
+                       "membership_id")
+    membership.removed_at, membership.removed_by_id = utcnow(), user.id
+    details = {"member_user_id": membership.user_id} if membership.user_id is not None \
+        else {"member_agency": membership.agency.code}
+    audit.record("case:member:remove", case_id=case.id, classes=["case.core"],
+                 details={**details, "membership_id": membership.id}, user=user)
+    audit.commit()
+    return membership

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
-from hub.accounts.models import Agency
-from hub.cases.models import BreakGlassGrant, Case, CaseParty, Entry, Membership
+from hub.accounts.models import Agency, User
+from hub.auditlog.models import AuditEvent
+from hub.cases.models import (
+    BreakGlassGrant,
+    Case,
+    CaseParty,
+    Entry,
+    Membership,
+    Person,
+    PersonChange,
+)
 from hub.extensions import db
-from hub.policy import CaseDecision, Principal, Relationship, current_policy, plan
+from hub.policy import (
+    CaseDecision,
+    Permission,
+    Principal,
+    Relationship,
+    current_policy,
+    plan,
+)
 from hub.timeutil import utcnow
 
 
@@ -81,3 +98,106 @@ def entries(case: Case) -> list[Entry]:
     return list(db.session.scalars(
         select(Entry).where(Entry.case_id == case.id)
         .options(selectinload(Entry.versions)).order_by(Entry.created_at, Entry.id)))
+
+
+# -- the case page ----------------------------------------------------------------------
+def person_changes(case: Case) -> dict[int, list[PersonChange]]:
+    """Corrections of the case's people, oldest first, by person id."""
+    ids = [p.person_id for p in case.parties]
+    out: dict[int, list[PersonChange]] = {i: [] for i in ids}
+    for change in db.session.scalars(
+            select(PersonChange).where(PersonChange.person_id.in_(ids))
+            .options(joinedload(PersonChange.person).joinedload(Person.data_key))
+            .order_by(PersonChange.id)):
+        out[change.person_id].append(change)
+    return out
+
+
+def person_changes_of(person: Person) -> list[PersonChange]:
+    return list(db.session.scalars(select(PersonChange).where(
+        PersonChange.person_id == person.id).order_by(PersonChange.id)))
+
+
+def referrer_agency(case: Case) -> str | None:
+    """The agency of the user who referred the case: it holds what the referral recorded."""
+    return db.session.scalar(select(Agency.code).join(User, User.agency_id == Agency.id)
+                             .where(User.id == case.created_by_id))
+
+
+def previous_visit(user_id: int, case_id: int, before_seq: int) -> datetime | None:
+    """When the user last read the case before the read numbered ``before_seq``."""
+    return db.session.scalar(
+        select(AuditEvent.at).where(
+            AuditEvent.case_id == case_id, AuditEvent.user_id == user_id,
+            AuditEvent.action == "case:read", AuditEvent.outcome == "allowed",
+            AuditEvent.seq < before_seq)
+        .order_by(AuditEvent.seq.desc()).limit(1))
+
+
+RISK_LOOKBACK = 200  #: case updates searched for the last risk change; older ones are rare
+
+
+def risk_last_set(case: Case) -> tuple[datetime, str | None]:
+    """When the risk level was last set, and by which agency: the latest change of it the
+    audit log records, or the referral that first set it."""
+    for at, agency, details in db.session.execute(
+            select(AuditEvent.at, AuditEvent.agency, AuditEvent.details).where(
+                AuditEvent.case_id == case.id, AuditEvent.action == "case:update",
+                AuditEvent.outcome == "allowed")
+            .order_by(AuditEvent.seq.desc()).limit(RISK_LOOKBACK)):
+        if "risk_level" in (details or {}).get("fields", ()):
+            return at, agency
+    return case.created_at, referrer_agency(case)
+
+
+# -- the case team and break-glass by reference (issue 10) -------------------------------
+STAFF_SHOWN = 20  #: staff search results on one page; more means the name is too short
+
+
+def active_members(case: Case) -> list[Membership]:
+    """The case team now, named users and whole agencies, in the order they joined."""
+    return list(db.session.scalars(
+        select(Membership).where(Membership.case_id == case.id, Membership.removed_at.is_(None))
+        .order_by(Membership.id)))
+
+
+def membership(case: Case, membership_id: int) -> Membership | None:
+    """A place on this case's team that has not been taken away."""
+    return db.session.scalar(select(Membership).where(
+        Membership.id == membership_id, Membership.case_id == case.id,
+        Membership.removed_at.is_(None)))
+
+
+def caseworking_roles() -> list[tuple[str, str]]:
+    """(agency, role) pairs that work cases: partner agencies' roles that list cases."""
+    policy = current_policy()
+    return sorted((agency, role) for agency in policy.set.agencies if agency != "hub"
+                  for role, allowed in policy.roles(agency).items()
+                  if Permission.CASE_LIST in allowed)
+
+
+def staff_matching(name: str) -> list[User]:
+    """Active caseworkers of active partner agencies whose name contains ``name``.
+
+    A staff directory only: it reads users and agencies, never a case."""
+    pairs = caseworking_roles()
+    if not name.strip() or not pairs:
+        return []
+    pattern = f"%{plan._escape_like(name.strip().lower())}%"
+    return list(db.session.scalars(
+        select(User).join(Agency, User.agency_id == Agency.id)
+        .where(User.active, Agency.active,
+               func.lower(User.display_name).like(pattern, escape="\\"),
+               or_(*(and_(Agency.code == a, User.role == r) for a, r in pairs)))
+        .order_by(User.display_name, User.id).limit(STAFF_SHOWN)))
+
+
+def partner_agencies() -> list[Agency]:
+    """Active agencies with caseworkers, which may join a case team as a whole."""
+    codes = sorted({agency for agency, _role in caseworking_roles()})
+    return list(db.session.scalars(
+        select(Agency).where(Agency.active, Agency.code.in_(codes)).order_by(Agency.code)))
+
+
+def case_by_reference(reference: str) -> Case | None:
+    return db.session.scalar(select(Case).where(Case.reference == reference))

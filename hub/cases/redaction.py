@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hub.cases.models import Case, Entry, Person
-from hub.policy import CaseDecision, current_policy
+from hub.cases import queries
+from hub.cases.models import (
+    ENCRYPTED_FIELDS,
+    PERSON_FIELDS,
+    Case,
+    Entry,
+    Person,
+    PersonChange,
+)
+from hub.policy import CaseDecision
 
 VICTIM_LOCATION_FIELDS = ("address", "phone", "email", "workplace")
 
@@ -28,9 +36,54 @@ class Disclosure:
             self.subject_ids.add(person.id)
 
 
-def withheld(decision: CaseDecision) -> list[dict]:
-    policy = current_policy()
-    return [{"class": c, "ask": policy.owners(c)} for c in decision.withheld]
+def withheld(decision: CaseDecision, holders: dict[str, set[str]]) -> list[dict]:
+    """DOMAIN rule 6: each class not wholly readable, whether part of it is readable (a
+    grant limited to some kinds of entry, as police's to safety plans), and the agencies
+    that actually hold what is withheld on this case: nobody, if nothing is recorded."""
+    return [{"class": c, "partly": _partly(decision, c), "ask": sorted(holders.get(c, ())),
+             **({"kinds": sorted(decision.read[c].kinds)} if _partly(decision, c) else {})}
+            for c in decision.withheld]
+
+
+def holders(case: Case, decision: CaseDecision, entries: list[Entry],
+            changes: dict[int, list[PersonChange]], referrer: str | None) -> dict[str, set]:
+    """Who holds, on this case, what the caller cannot see: the authors of the entries the
+    class rules hide from them; for people's details, the referrer's agency and every
+    agency that corrected them. Entries hidden by narrowing are counted apart (rule 5)."""
+    out: dict[str, set[str]] = {}
+    for e in entries:
+        if not _class_allows(decision, e.info_class, e.kind):
+            out.setdefault(e.info_class, set()).add(e.author_agency.code)
+    for info_class in _person_classes(case):
+        if referrer and not decision.can_read(info_class):
+            out.setdefault(info_class, set()).add(referrer)
+    for change in (c for person in changes.values() for c in person):
+        if not decision.can_read(change.info_class):
+            out.setdefault(change.info_class, set()).add(change.agency.code)
+    return out
+
+
+def _partly(decision: CaseDecision, info_class: str) -> bool:
+    grant = decision.read.get(info_class)
+    return grant is not None and grant.kinds is not None
+
+
+def _class_allows(decision: CaseDecision, info_class: str, kind: str) -> bool:
+    grant = decision.read.get(info_class)
+    return grant is not None and (grant.kinds is None or kind in grant.kinds)
+
+
+def _person_classes(case: Case) -> set[str]:
+    """Classes of what the case record itself holds about the case and its people."""
+    found = {"case.core"}
+    if case.people("perpetrator"):
+        found.add("perpetrator.identity")
+    victims = case.people("victim")
+    if victims:
+        found.add("victim.identity")
+    if any(getattr(v, f"{f}_ct") for v in victims for f in VICTIM_LOCATION_FIELDS):
+        found.add("victim.location")
+    return found
 
 
 def case_summary(case: Case, decision: CaseDecision, out: Disclosure) -> dict:
@@ -48,8 +101,10 @@ def case_summary(case: Case, decision: CaseDecision, out: Disclosure) -> dict:
 
 
 def case_detail(case: Case, decision: CaseDecision, entries: list[Entry],
-                agency: str, out: Disclosure) -> dict:
-    """The whole case as the caller may see it."""
+                agency: str, out: Disclosure, *, kind: str | None = None,
+                changes: dict[int, list[PersonChange]] | None = None) -> dict:
+    """The whole case as the caller may see it; ``kind`` keeps only entries of that kind."""
+    changes = queries.person_changes(case) if changes is None else changes
     body = case_summary(case, decision, out)
     body["access"] = decision.relationship.value if decision.relationship else None
     if decision.can_read("case.core"):
@@ -59,16 +114,47 @@ def case_detail(case: Case, decision: CaseDecision, entries: list[Entry],
                     team=[_member(m) for m in case.members if m.removed_at is None])
     perpetrator = next(iter(case.people("perpetrator")), None)
     if perpetrator is not None and decision.can_read("perpetrator.identity"):
-        body["perpetrator"] = _perpetrator(perpetrator)
+        body["perpetrator"] = _perpetrator(perpetrator, decision, changes, out)
     if decision.can_read("victim.identity"):
-        body["victims"] = [_victim(v, decision, out) for v in case.people("victim")]
-    visible = [e for e in entries
-               if decision.can_read_entry(e.info_class, e.kind, e.restricted_to, agency)]
+        body["victims"] = [_victim(v, decision, changes, out) for v in case.people("victim")]
+    visible = [e for e in entries if (kind is None or e.kind == kind)
+               and decision.can_read_entry(e.info_class, e.kind, e.restricted_to, agency)]
     body["entries"] = [entry_out(e, case, out) for e in visible]
     body["withheld"] = list(decision.withheld)
-    body["withheld_detail"] = withheld(decision)
+    body["partly_withheld"] = [c for c in decision.withheld if _partly(decision, c)]
+    body["withheld_detail"] = withheld(decision, holders(
+        case, decision, entries, changes, queries.referrer_agency(case)))
     body["narrowed_entries"] = _narrowed(entries, decision, agency)
     return body
+
+
+def overview(case: Case, decision: CaseDecision, entries: list[Entry], agency: str,
+             out: Disclosure, risk_set: tuple) -> dict:
+    """The summary at the top of the case page: what a busy officer needs first. Counts
+    and dates come only from entries the caller may read."""
+    if not decision.can_read("case.core"):
+        return {}
+    visible = [e for e in entries
+               if decision.can_read_entry(e.info_class, e.kind, e.restricted_to, agency)]
+    orders = [e for e in visible if e.kind in ("order", "breach")]
+    actions = [e for e in visible if e.kind == "action"]
+    contacts = [e for e in visible if e.info_class == "victim.support"]
+    assessed = [e for e in visible if e.kind == "risk_assessment"]
+    for e in (*orders, *actions, *contacts, *assessed):
+        out.add(e.info_class)
+    risk_at, risk_by = risk_set
+    latest = max(assessed, key=lambda e: e.created_at, default=None)
+    if latest is not None and latest.created_at > risk_at:
+        risk_at, risk_by = latest.created_at, latest.author_agency.code
+    return {"status": case.status, "risk_level": case.risk_level,
+            "risk_set_at": risk_at.isoformat(), "risk_set_by": risk_by,
+            "next_review_on": _iso(case.next_review_on), "version": case.version,
+            "orders": sum(e.kind == "order" for e in orders),
+            "breaches": sum(e.kind == "breach" for e in orders),
+            "open_actions": len(actions),
+            "last_contact": _iso(max((e.created_at for e in contacts), default=None)),
+            "reads_orders": "orders" in decision.read,
+            "reads_support": "victim.support" in decision.read}
 
 
 def entry_list(case: Case, decision: CaseDecision, entries: list[Entry], agency: str,
@@ -99,28 +185,61 @@ def _narrowed(entries: list[Entry], decision: CaseDecision, agency: str) -> int:
                and not decision.can_read_entry(e.info_class, e.kind, e.restricted_to, agency))
 
 
-def _perpetrator(p: Person) -> dict:
+def _perpetrator(p: Person, decision: CaseDecision, changes: dict, out: Disclosure) -> dict:
+    out.add("perpetrator.identity", p)
     return {"id": p.id, "name": p.name, "date_of_birth": _iso(p.date_of_birth),
             "aliases": p.aliases or [], "pnc_id": p.pnc_id, "nhs_number": p.nhs_number,
-            "address": p.get_secret("address")}
+            "address": p.get_secret("address"),
+            **_history(p, changes.get(p.id, ()), decision, out)}
 
 
-def _victim(v: Person, decision: CaseDecision, out: Disclosure) -> dict:
+def _victim(v: Person, decision: CaseDecision, changes: dict, out: Disclosure) -> dict:
     out.add("victim.identity", v)
     item = {"id": v.id, "name": v.name, "date_of_birth": _iso(v.date_of_birth)}
     if decision.can_read("victim.location"):
         out.add("victim.location", v)
         item.update({f: v.get_secret(f) for f in VICTIM_LOCATION_FIELDS})
-    return item
+    return item | _history(v, changes.get(v.id, ()), decision, out)
+
+
+def _history(person: Person, changes, decision: CaseDecision, out: Disclosure) -> dict:
+    """Corrections of the person in classes the caller may read, oldest first, with the
+    values they replaced; ``version`` counts them, for a stale correction to be refused."""
+    rows = []
+    for c in changes:
+        if decision.can_read(c.info_class):
+            out.add(c.info_class, person)
+            rows.append({"at": c.changed_at.isoformat(), "agency": c.agency.code,
+                         "class": c.info_class, "fields": list(c.fields),
+                         "previous": c.previous()})
+    return {"history": rows, "version": len(rows)}
 
 
 def _member(m) -> dict:
     if m.user is not None:
         return {"type": "user", "username": m.user.username, "name": m.user.display_name,
-                "agency": m.user.agency.code, "added_at": m.added_at.isoformat()}
+                "agency": m.user.agency.code, "role": m.user.role,
+                "added_at": m.added_at.isoformat()}
     return {"type": "agency", "agency": m.agency.code, "name": m.agency.name,
             "added_at": m.added_at.isoformat()}
 
 
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def correction_form(person: Person, party: str, names: list[str], decision: CaseDecision,
+                    out: Disclosure) -> dict:
+    """A person's details as a correction form shows them: only the fields named, each of
+    a class the caller may read. ``version`` is the one the case page gives."""
+    values: dict = {}
+    for name in names:
+        info_class = PERSON_FIELDS[party][name]
+        if decision.can_read(info_class):
+            out.add(info_class, person)
+            value = person.get_secret(name) if name in ENCRYPTED_FIELDS else getattr(person,
+                                                                                     name)
+            values[name] = value
+    changes = queries.person_changes_of(person)
+    values["version"] = sum(1 for c in changes if decision.can_read(c.info_class))
+    return values

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from marshmallow import (
     RAISE,
     Schema,
@@ -116,3 +119,81 @@ class SearchIn(Strict):
     q = fields.String(load_default="", validate=validate.Length(max=100))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+# -- the case page and corrections of people's details (issue 10) ------------------------
+def nhs_number_valid(value: str) -> bool:
+    """The NHS number's modulus 11 check digit (NHS Data Dictionary)."""
+    if not re.fullmatch(r"\d{10}", value):
+        return False
+    total = sum(int(d) * w for d, w in zip(value[:9], range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    return check != 10 and check % 11 == int(value[9])
+
+
+class PersonUpdateIn(Strict):
+    """A correction: only the fields given change; null clears an optional one."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    date_of_birth = fields.Date(allow_none=True)
+    aliases = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                          validate=validate.Length(max=20), allow_none=True)
+    pnc_id = fields.String(validate=_PNC, allow_none=True)
+    nhs_number = fields.String(validate=_NHS, allow_none=True)
+    address = _text(500, allow_none=True)
+    phone = fields.String(validate=[validate.Length(min=1, max=40),
+                                    validate.Regexp(r"^[0-9 +()-]+$", error="not a phone number")],
+                          allow_none=True)
+    email = fields.Email(validate=validate.Length(max=254), allow_none=True)
+    workplace = _text(500, allow_none=True)
+    version = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**31 - 1))
+
+    @validates("nhs_number")
+    def nhs_check_digit(self, value, **_kwargs):
+        if value is not None and not nhs_number_valid(value):
+            raise ValidationError("is not a valid NHS number (its check digit is wrong)")
+
+    @validates("date_of_birth")
+    def born_in_the_past(self, value, **_kwargs):
+        if value is not None and not date(1900, 1, 1) <= value <= date.today():
+            raise ValidationError("must be a date in the past, after 1900")
+
+    @validates_schema
+    def something(self, data, **_kwargs):
+        if not set(data) - {"version"}:
+            raise ValidationError("give at least one detail to correct", "body")
+
+
+class CaseViewIn(Strict):
+    """The case page's query string: which kind of entry to show."""
+
+    kind = fields.String(load_default=None, validate=validate.OneOf(("", *ENTRY_KINDS)))
+
+
+# -- the case team and break-glass by reference (issue 10) -------------------------------
+# A case reference as the hub makes them (STAC-LON-2026-00001), in any letter case.
+REFERENCE = validate.Regexp(r"(?i)^STAC-[A-Z]{2,5}-\d{4}-\d{5,9}$",
+                            error="Enter a case reference like STAC-LON-2026-00001")
+
+
+def looks_like_reference(text: str) -> bool:
+    return REFERENCE.regex.fullmatch(text.strip()) is not None
+
+
+class StaffSearchIn(Strict):
+    """The team page's search for agency staff by name."""
+
+    name = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class BreakGlassByReferenceIn(BreakGlassIn):
+    """Emergency access asked for by the reference a person typed, not by an id."""
+
+    reference = fields.String(required=True, validate=[validate.Length(min=1, max=32),
+                                                       REFERENCE])
+
+    @pre_load
+    def tidy_reference(self, data, **_kwargs):
+        if isinstance(data, dict) and isinstance(data.get("reference"), str):
+            data = {**data, "reference": data["reference"].strip().upper()}
+        return data
