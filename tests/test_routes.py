@@ -98,8 +98,8 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("api.edit_note", "PUT"): Access(member=True, author_agency="police",
                                      body={"body": "Edited.", "version": 1}),
     ("api.break_glass", "POST"): perm("case:break-glass", body={"reason": REASON}),
-    # -- cases: pages ------------------------------------------------------------------------
     ("api.remove_member", "DELETE"): perm("case:member:add", member=True),
+    # -- cases: pages ------------------------------------------------------------------------
     ("cases.index", "GET"): perm("case:list"),
     ("cases.new", "GET"): perm("case:create"),
     ("cases.new", "POST"): perm("case:create", body={"perpetrator_name": "Route Perp",
@@ -111,7 +111,6 @@ ROUTES: dict[tuple[str, str], Access] = {
                                        body={"agency": "police"}),
     ("cases.break_glass", "GET"): perm("case:break-glass"),
     ("cases.break_glass", "POST"): perm("case:break-glass", body={"reason": REASON}),
-    # -- audit log and DPO: API --------------------------------------------------------------
     # the case team page and removals (issue 10): members whose role adds members
     ("cases.team", "GET"): perm("case:member:add", member=True),
     ("cases.remove_member", "GET"): perm("case:member:add", member=True),
@@ -120,6 +119,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("cases.break_glass_by_reference", "GET"): perm("case:break-glass"),
     ("cases.break_glass_by_reference", "POST"): perm("case:break-glass", body={
         "reason": REASON, "reference": "STAC-LON-2026-00001"}),
+    # -- audit log and DPO: API --------------------------------------------------------------
     ("api.audit_events", "GET"): perm("audit:read"),
     ("api.audit_export", "GET"): perm("audit:read"),
     ("api.case_history", "GET"): perm("audit:read"),
@@ -259,12 +259,12 @@ def params(app) -> dict[str, object]:
                     select(Agency.id).where(Agency.code == "nhs")),
                 "username": "nhs.clinician", "alert_id": 1, "provider_id": 1, "seq": 1,
                 "slug": "none", "session_id": 1, "token_id": 1,
+                "membership_id": _membership_id(db.session, case.id, nhs.id),
                 "strings": case_data_strings(cases)}
 
 
 @pytest.fixture(scope="module")
 def cookies(app) -> dict[str, str]:
-                "membership_id": _membership_id(db.session, case.id, nhs.id),
     """Each demo user signed in once through POST /sign-in; each test reuses the cookie.
 
     Signing in per test would spend most of the run in argon2. The sessions are committed,
