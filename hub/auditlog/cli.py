@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from audit import CanonicalizationError, NoteError, open_checkpoint, root_at
 from audit.merkle import MissingNodeError
 from audit.verify import ChunkRow, LeafChunk, hash_chunk, verify_chunks
-from hub.auditlog import sequencer
+from hub.auditlog import integrity, sequencer
 from hub.auditlog.models import AuditEvent
 from hub.auditlog.tree import (
     READ_FIELDS,
@@ -206,7 +206,8 @@ def verify(witnesses: tuple[Path, ...], jobs: int):
     with _progress(total) as bar:
         report = verify_chunks(lambda sizes: hashed_blocks(sizes, jobs), notes,
                                signer.public_key, signer.name, witness=witness, progress=bar)
-    problems = _row_problems(stored, signer) + report.problems
+    problems = _row_problems(stored, signer) + report.problems \
+        + integrity.side_table_problems(db.engine)
     _print(report, problems, witnesses)
     if problems:
         sys.exit(1)

@@ -46,7 +46,7 @@ def _build(app, witness):
     """Two batches of events, each integrated and signed, each checkpoint sent to the
     witness (what `hub audit checkpoint --witness` does); then the real `hub` says intact."""
     for n in (20, 10):
-        record_events(app, n)
+        record_events(app, n, subject_ids=[1, 2])
         with app.app_context():
             sequencer.run_once()
             _witness_copy(witness, _checkpoints()[-1])
@@ -114,7 +114,10 @@ def test_a_truncated_tail_is_caught_by_the_witness(log, backend):
     app, witness, dba, seqs = log(backend)
     size = len(seqs)
     dba.execute(("DELETE FROM audit_events WHERE seq >= ?", (seqs[size - 10],)),
+                ("DELETE FROM audit_subjects WHERE seq >= ?", (seqs[size - 10],)),
                 ("DELETE FROM audit_leaves WHERE leaf_index >= ?", (size - 10,)),
+                ("DELETE FROM audit_nodes WHERE (node_index + 1) * (1 << level) > ?",
+                 (size - 10,)),
                 ("DELETE FROM audit_checkpoints WHERE tree_size = ?", (size,)))
     # The database alone is consistent again: only a copy kept elsewhere can tell.
     assert hub(app, "audit", "verify").returncode == 0
@@ -144,3 +147,37 @@ def test_a_checkpoint_signed_with_another_key(log, backend):
     dba.execute(("UPDATE audit_checkpoints SET note = ? WHERE tree_size = ?",
                  (forged, len(seqs))))
     assert failed(app).startswith(f"checkpoint #2: note has no signature by key {origin}")
+
+
+@backends
+def test_a_persons_deleted_subject_rows_are_named(log, backend):
+    """Subject access bundles are read from audit_subjects: deleting a person's rows would
+    silently drop every disclosure about them."""
+    app, _witness, dba, seqs = log(backend)
+    dba.execute(("DELETE FROM audit_subjects WHERE person_id = 2", ()))
+    assert failed(app).startswith(f"audit_subjects is missing person 2 of event seq {seqs[0]}")
+
+
+@backends
+def test_an_invented_subject_row_is_named(log, backend):
+    app, _witness, dba, seqs = log(backend)
+    dba.execute(("INSERT INTO audit_subjects (seq, person_id) VALUES (?, 7)", (seqs[3],)))
+    assert failed(app).startswith(f"audit_subjects names person 7 for event seq {seqs[3]}")
+
+
+@backends
+def test_a_changed_interior_node_is_named(log, backend):
+    """Proofs are served from audit_nodes; a node no checkpoint's root passes through
+    (level 1, leaves 0 and 1 of a 30-leaf tree are under the root, so take the node of
+    leaves 2 and 3 too) must still be caught."""
+    app, _witness, dba, _seqs = log(backend)
+    dba.execute(("UPDATE audit_nodes SET hash = ? WHERE level = 1 AND node_index = 1",
+                 (b"\x00" * 32,)))
+    assert "audit_nodes node (1, 1) is not the hash of its children" in failed(app)
+
+
+@backends
+def test_a_deleted_interior_node_is_named(log, backend):
+    app, _witness, dba, _seqs = log(backend)
+    dba.execute(("DELETE FROM audit_nodes WHERE level = 2 AND node_index = 3", ()))
+    assert "audit_nodes is missing node (2, 3)" in failed(app)
