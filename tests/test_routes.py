@@ -190,6 +190,11 @@ ROUTES.update({
     ("admin.confirm_suspension", "GET"): perm("admin:manage"),
     ("admin.suspend_agency", "POST"): perm("admin:manage", body={"confirm": "no"}),
 })
+# The DPO finds a person by name and a case by reference (record metadata only).
+ROUTES.update({
+    ("dpo.find_person", "GET"): perm("audit:read"),
+    ("dpo.find_case", "GET"): perm("audit:read"),
+})
 
 # The case page (issue 10): status, risk level and review date; corrections of a person's
 # details. The person is the first demo case's victim, so a phone number is victim.location.

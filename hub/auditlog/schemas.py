@@ -1,40 +1,56 @@
 """Query parameters and bodies of the DPO's routes. Unknown fields are rejected (400)."""
 
-from datetime import UTC, date, datetime, time, timedelta
+import re
+from datetime import UTC, datetime, time, timedelta
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from hub.auditlog.models import OUTCOMES
 from hub.cases.schemas import Strict
 from hub.dpo.models import ALERT_OUTCOMES
+from hub.web.formatting import LONDON, parse_date
 
 _short = validate.Length(min=1, max=64)
 _id = validate.Range(min=1, max=2**31 - 1)  # user, case and person ids are 32-bit columns
 
 
-class Instant(fields.Field):
-    """A date (``2026-11-23``) or an ISO date-time; naive times are UTC.
+# Dates as a person types them: 24/11/2026 (or 24 11 2026, 24-11-2026), and ISO 2026-11-24.
+_TYPED_DATE = re.compile(r"^(\d{1,2}[/\s.-]+\d{1,2}[/\s.-]+\d{4}|\d{4}-\d{2}-\d{2})$")
 
-    A bare date means the start of that day for ``since`` and the end of it for ``until``,
-    so ``since=until=2026-11-23`` is that whole day, as a DPO would expect.
+
+class Instant(fields.Field):
+    """A date (24/11/2026 or 2026-11-24) or an ISO date-time (naive times are UTC).
+
+    A date is a day in London, as the pages show times: the start of that day for
+    ``since`` and the end of it for ``until``, so ``since=until=24/11/2026`` is that whole
+    day, as a DPO would expect. Messages name the field as the pages label it.
     """
 
-    def __init__(self, end_of_day: bool = False, **kwargs):
+    def __init__(self, label: str, end_of_day: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.end_of_day = end_of_day
+        self.label, self.end_of_day = label, end_of_day
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str) or len(value) > 40:
-            raise ValidationError("not a date or date-time (e.g. 2026-11-23 or 2026-11-23T09:00)")
+        text = value.strip() if isinstance(value, str) and len(value) <= 40 else None
+        if text and _TYPED_DATE.match(text):
+            return self._day(text)
         try:
-            if len(value) == 10:
-                day = date.fromisoformat(value) + timedelta(days=int(self.end_of_day))
-                return datetime.combine(day, time(), UTC)
-            moment = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(text or "")
         except (ValueError, OverflowError):
-            raise ValidationError(
-                "not a date or date-time (e.g. 2026-11-23 or 2026-11-23T09:00)") from None
+            raise ValidationError(f"{self.label} must be a date, like 24/11/2026") from None
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    def _day(self, text: str) -> datetime:
+        try:
+            day = parse_date(text) + timedelta(days=int(self.end_of_day))
+            return datetime.combine(day, time(), LONDON).astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise ValidationError(f"{self.label} must be a real date") from None
+
+
+def _range(data: dict) -> None:
+    if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+        raise ValidationError("Date to must be the same as or after date from", "until")
 
 
 class AuditFilterIn(Strict):
@@ -48,13 +64,12 @@ class AuditFilterIn(Strict):
     case_id = fields.Integer(validate=_id)
     person_id = fields.Integer(validate=_id)
     break_glass = fields.Boolean()
-    since = Instant()
-    until = Instant(end_of_day=True)
+    since = Instant("Date from")
+    until = Instant("Date to", end_of_day=True)
 
     @validates_schema
     def _range(self, data, **_kwargs):
-        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
-            raise ValidationError("must be after since", "until")
+        _range(data)
 
 
 class AuditSearchIn(AuditFilterIn):
@@ -63,8 +78,35 @@ class AuditSearchIn(AuditFilterIn):
 
 
 class HistoryIn(Strict):
-    since = Instant()
-    until = Instant(end_of_day=True)
+    since = Instant("Date from")
+    until = Instant("Date to", end_of_day=True)
+
+    @validates_schema
+    def _range(self, data, **_kwargs):
+        _range(data)
+
+
+def _blank_or_long(label: str, what: str, longest: int) -> list:
+    def not_blank(value: str) -> None:
+        if not value.strip():
+            raise ValidationError(f"Enter {what} to search for")
+    return [not_blank, validate.Length(max=longest,
+                                       error=f"{label} must be {longest} characters or fewer")]
+
+
+class PersonSearchIn(Strict):
+    """A DPO's "Find a person": every word typed must be in the name."""
+
+    name = fields.String(required=True, validate=_blank_or_long("Name", "a name", 100),
+                         error_messages={"required": "Enter a name to search for"})
+
+
+class CaseSearchIn(Strict):
+    """A DPO's "Find a case": the reference, or part of it."""
+
+    reference = fields.String(required=True, validate=_blank_or_long(
+        "Case reference", "a case reference", 32),
+        error_messages={"required": "Enter a case reference to search for"})
 
 
 class AlertListIn(Strict):

@@ -3,19 +3,25 @@ DPO with an outcome and a note. Titles carry ids and counts, never names or case
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from hub.auditlog import queries
 from hub.auditlog import writer as audit
 from hub.auditlog.models import AuditEvent
+from hub.cases.models import BreakGlassGrant
 from hub.cases.operations import Conflict
+from hub.dpo import lookups
 from hub.dpo.models import Alert, AlertEvent
 from hub.extensions import db
 from hub.timeutil import utcnow
+from hub.web.formatting import agency_label, uk_date
 
 PER_PAGE = 50
+READS_SHOWN = 500
+BREAK_GLASS = "break-glass"
 
 
 @dataclass
@@ -92,6 +98,50 @@ def events_of(alert: Alert) -> list[dict]:
                                    .order_by(AuditEvent.seq)))
     reasons = queries.grant_reasons(rows)
     return [queries.event_out(e, reasons) for e in rows]
+
+
+def headlines(rows: list[Alert]) -> dict[int, str]:
+    """Each alert's title as a DPO reads it: the stored title keeps ids and counts only,
+    so the names and references are put in here, on the way to the page."""
+    users = lookups.users_by_id(a.user_id for a in rows)
+    cases = lookups.references(a.case_id for a in rows)
+    return {a.id: _headline(a, users.get(a.user_id), cases.get(a.case_id)) for a in rows}
+
+
+def _headline(alert: Alert, user: tuple[str, str] | None, reference: str | None) -> str:
+    text = re.sub(r"\b(\d{4}-\d{2}-\d{2})\b", lambda m: uk_date(m.group(1)), alert.title)
+    if reference is not None:
+        text = re.sub(rf"\bcase {alert.case_id}\b", lambda _m: f"case {reference}", text)
+    if user is not None:
+        name, agency = user
+        text = re.sub(rf"\b[Uu]ser {alert.user_id}\b",
+                      lambda _m: f"{name} ({agency_label(agency)})", text)
+    return text
+
+
+def grant_of(alert: Alert):
+    """The break-glass grant a break-glass alert is about (None for any other alert)."""
+    if alert.rule != "break-glass":
+        return None
+    grant_id = db.session.scalar(select(AuditEvent.grant_id).where(
+        AuditEvent.seq.in_([e.seq for e in alert.events]), AuditEvent.grant_id.is_not(None)))
+    return db.session.get(BreakGlassGrant, grant_id) if grant_id is not None else None
+
+
+def reads_under(grant) -> list[AuditEvent]:
+    """What the grant's holder did on the case under it: their allowed break-glass events
+    from the grant until it expired or they were granted again (a later grant, like
+    ``active_grant``, takes over), found through the (case, at) index."""
+    ends = [grant.expires_at, *db.session.scalars(select(BreakGlassGrant.granted_at).where(
+        BreakGlassGrant.case_id == grant.case_id, BreakGlassGrant.user_id == grant.user_id,
+        BreakGlassGrant.granted_at > grant.granted_at))]
+    return list(db.session.scalars(select(AuditEvent).where(
+        AuditEvent.case_id == grant.case_id, AuditEvent.at >= grant.granted_at,
+        AuditEvent.at < min(ends), AuditEvent.user_id == grant.user_id,
+        AuditEvent.purpose == BREAK_GLASS, AuditEvent.outcome == "allowed",
+        AuditEvent.action != "case:break-glass",
+        or_(AuditEvent.grant_id.is_(None), AuditEvent.grant_id == grant.id))
+        .order_by(AuditEvent.seq).limit(READS_SHOWN)))
 
 
 def counts_by_month() -> list[tuple[str, int, int]]:

@@ -1,5 +1,6 @@
-"""The DPO's console pages: dashboard, alert queue, subject access bundle, retention review.
-HTTP only: access from hub.access, writes from the dpo operations, each audited there."""
+"""The DPO's console pages: dashboard, look-ups of people and cases, alert queue, subject
+access bundle, retention review. HTTP only: access from hub.access, writes from the dpo
+operations, each audited there."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from marshmallow import ValidationError
 
 from hub import access
 from hub.api import all_errors
-from hub.auditlog import subject_access
+from hub.auditlog import queries, subject_access
 from hub.auditlog import writer as audit
-from hub.auditlog.schemas import AlertCloseIn, AlertListIn, ErasureIn, ExemptionIn
+from hub.auditlog.schemas import (
+    AlertCloseIn,
+    AlertListIn,
+    CaseSearchIn,
+    ErasureIn,
+    ExemptionIn,
+    PersonSearchIn,
+)
 from hub.cases.models import Person
 from hub.cases.operations import OperationError
-from hub.dpo import alerts, charts, operations, retention
+from hub.dpo import alerts, charts, lookups, operations, retention
 from hub.dpo import dashboard as numbers
 from hub.dpo.models import ALERT_OUTCOMES, Alert
 from hub.extensions import db
@@ -47,6 +55,61 @@ def dashboard():
                                            "month", *figures["alerts"])})
 
 
+def _search(schema, name: str) -> tuple[str | None, dict]:
+    """The text searched for, or the page's errors; (None, {}) when nothing was asked."""
+    if name not in request.args and len(request.args) == 0:
+        return None, {}
+    try:
+        return schema.load(request.args.to_dict())[name].strip(), {}
+    except ValidationError as exc:
+        return None, all_errors(exc.messages)
+
+
+@bp.get("/people")
+@login_required
+def find_person():
+    """Find a person by name: one person goes straight to their access history.
+
+    The name typed is personal data, so the audit event keeps only that a name was
+    searched for and the ids (and identity classes) of the people it showed."""
+    access.require(Permission.AUDIT_READ)
+    name, errors = _search(PersonSearchIn(), "name")
+    if name is None:
+        return render_template("dpo/people.html", errors=errors, name=request.args.get(
+            "name", ""), rows=None, more=False), 400 if errors else 200
+    rows, more = lookups.find_people(name)
+    people = sorted({r.person_id for r in rows})
+    audit.record_now("audit:person-search", subject_ids=people, purpose="dpo-review",
+                     classes=sorted({lookups.IDENTITY[r.party] for r in rows}
+                                    | ({"case.core"} if rows else set())),
+                     details={"name_search": True, "total": len(people), "more": more})
+    if len(people) == 1 and not more:
+        return redirect(url_for("audit.person_history", person_id=people[0]))
+    return render_template("dpo/people.html", errors={}, name=name, rows=rows, more=more,
+                           people=len(people))
+
+
+@bp.get("/cases")
+@login_required
+def find_case():
+    """Find a case by its reference, or part of it; an exact reference goes straight to
+    who has seen the case. The event keeps the case ids found, not the text typed."""
+    access.require(Permission.AUDIT_READ)
+    reference, errors = _search(CaseSearchIn(), "reference")
+    if reference is None:
+        return render_template("dpo/cases.html", errors=errors, reference=request.args.get(
+            "reference", ""), rows=None, more=False), 400 if errors else 200
+    exact, rows, more = lookups.find_cases(reference)
+    found = [exact.id] if exact else [r[0] for r in rows]
+    audit.record_now("audit:case-search", purpose="dpo-review", classes=["case.core"] if found
+                     else [], details={"reference_search": True, "case_ids": found,
+                                       "total": len(found), "more": more})
+    if exact is not None:
+        return redirect(url_for("audit.case_history", case_id=exact.id))
+    return render_template("dpo/cases.html", errors={}, reference=reference, rows=rows,
+                           more=more)
+
+
 @bp.get("/alerts")
 @login_required
 def alert_list():
@@ -58,7 +121,8 @@ def alert_list():
         abort(400)
     rows, total = alerts.listing(args["status"], args["page"])
     audit.record_now("alert:list", details={"status": args["status"], "total": total})
-    return render_template("dpo/alerts.html", alerts=rows, total=total, status=args["status"])
+    return render_template("dpo/alerts.html", alerts=rows, total=total, status=args["status"],
+                           headlines=alerts.headlines(rows))
 
 
 def _alert(alert_id: int) -> Alert:
@@ -78,8 +142,16 @@ def alert_show(alert_id: int):
 
 
 def _alert_page(alert: Alert, errors: dict, form, status: int = 200):
-    return render_template("dpo/alert.html", alert=alert, errors=errors, form=form,
-                           outcomes=ALERT_OUTCOMES, events=alerts.events_of(alert)), status
+    events = alerts.events_of(alert)
+    grant = alerts.grant_of(alert)
+    reads = [queries.event_out(e) for e in alerts.reads_under(grant)] if grant else None
+    seen = events + (reads or [])
+    return render_template(
+        "dpo/alert.html", alert=alert, errors=errors, form=form, outcomes=ALERT_OUTCOMES,
+        events=events, reads=reads, grant=grant, headline=alerts.headlines([alert])[alert.id],
+        who=lookups.users_by_id([alert.user_id]).get(alert.user_id),
+        names=lookups.display_names(e["username"] for e in seen),
+        references=lookups.references([alert.case_id, *(e["case_id"] for e in seen)])), status
 
 
 @bp.post("/alerts/<int:alert_id>")
