@@ -101,6 +101,8 @@ def test(option, suites_dir):
 def explain(option, agency, role, area, status, relationship):
     """Show, for every class, whether it may be read and written, and the deciding rule."""
     loaded = _load(option)
+    if not loaded.is_known_role(agency, role):
+        raise click.ClickException(f"no role {role!r} in agency {agency!r} in the policy")
     rel = None if relationship == "none" else Relationship(relationship)
     decision = loaded.case_decision(Principal(0, "explain", agency, role), area, rel, status)
     for name in loaded.classes:
