@@ -60,6 +60,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("static", "GET"): PUBLIC,
     ("govuk_assets.static", "GET"): PUBLIC,
     ("healthz", "GET"): PUBLIC,
+    ("favicon", "GET"): PUBLIC,
     ("home", "GET"): PUBLIC,  # a redirect to the case list, which is protected
     ("accounts.sign_in", "GET"): PUBLIC,
     ("accounts.sign_in", "POST"): PUBLIC,

@@ -25,11 +25,11 @@ from hub.web import formatting
 # GOV.UK Frontend's fonts and images too: redirecting them sent the browser to the
 # enrolment page again, which replaced the seed the person was scanning.
 MFA_EXEMPT = {"accounts.mfa", "accounts.enrol", "accounts.sign_out", "static",
-              "govuk_assets.static"}
+              "govuk_assets.static", "favicon"}
 # Pages a user signed in with an administrator's temporary password may reach: they must
 # choose their own password before anything else, enrolment and the code page included.
 PASSWORD_CHANGE_EXEMPT = {"accounts.choose_password", "accounts.sign_out", "static",
-                          "govuk_assets.static"}
+                          "govuk_assets.static", "favicon"}
 
 
 @login_manager.user_loader
@@ -68,6 +68,10 @@ def register(app: Flask) -> None:
     app.register_error_handler(InterfaceError, _audit_unavailable)
     app.add_url_rule("/", "home", _home)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
+    # Browsers ask for /favicon.ico on their own: the hub's icon answers, not a 404.
+    icon = Path(app.static_folder) / "favicon.svg"
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.response_class(
+        icon.read_bytes(), mimetype="image/svg+xml"))
     app.context_processor(lambda: {"user": g.get("user"), "can": _can})
     formatting.register(app)
 
