@@ -4,6 +4,7 @@ Environment:
   HUB_PORT          port on 127.0.0.1 (default 5000); nginx is the only client
   WEB_CONCURRENCY   worker processes (default 2 x CPUs + 1, at most 8)
   GUNICORN_THREADS  threads per worker (default 1)
+  GUNICORN_CLIENT_TIMEOUT  seconds a request body may stall before a 400 (default 10)
 
 Workers keep nothing that matters in memory: several processes on several hosts
 share one PostgreSQL, so any worker may be recycled at any time (max_requests).
@@ -28,6 +29,20 @@ proc_name = "stac-hub"
 timeout = 30
 graceful_timeout = 30
 keepalive = 5  # nginx keeps upstream connections open (keepalive in the upstream)
+
+# A client that stops sending its body (a Content-Length larger than what it sends) held a
+# sync worker until `timeout` killed it, then got a 500: with no buffering proxy in front
+# (`make run`), a handful of such clients stop the hub. Once the headers are in, each read
+# from (and write to) the client waits at most this long; a stalled body then ends the
+# request with a 400 (werkzeug's "client disconnected"). Not a limit on a slow upload as a
+# whole: any data arriving resets the wait.
+client_timeout = _int_env("GUNICORN_CLIENT_TIMEOUT", 10)
+
+
+def pre_request(worker, req):
+    sock = getattr(req.unreader, "sock", None)  # absent for a source that is not a socket
+    if sock is not None:
+        sock.settimeout(client_timeout)
 
 # Recycle workers now and then to contain leaks; jitter avoids all at once.
 max_requests = 1000

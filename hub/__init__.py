@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, current_app, g, request
+from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, RequestRedirect
 
 from hub import config as hub_config
+from hub.boundary import BadInput, HubRequest, HubResponse, first_bad, request_fields
 from hub.crypto import Keyring
 from hub.extensions import csrf, db, limiter, login_manager, migrate
 from hub.policy import load_policy
@@ -20,8 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class DatabaseInt(IntegerConverter):
-    """``<int:...>`` limited to the ids the database can hold (1 to 2**31 - 1): anything
-    else is simply not found (404), rather than overflowing the driver (500)."""
+    """``<int:...>`` limited to the ids the database can hold (1 to 2**31 - 1), written
+    one way only: ASCII digits without a leading zero. Anything else is simply not found
+    (404), rather than overflowing the driver (500) or reaching the same record by a second
+    name (``01``, a full-width digit) that logs, caches and checks would not recognise."""
+
+    regex = r"[1-9][0-9]{0,9}"
 
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("min", 1)
@@ -33,6 +41,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     """Load config, initialise extensions, load the policy, register blueprints and CLI."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"),
                 instance_path=str(ROOT / "instance"))
+    app.request_class, app.response_class = HubRequest, HubResponse  # hub/boundary.py
     app.config.update(hub_config.load(overrides))
     app.url_map.converters["int"] = DatabaseInt  # before any route is added
     app.before_request(_fresh_globals)  # first: before anything looks at who is asking
@@ -63,7 +72,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _refuse_unsafe_production(app)
     app.before_request(_request_id)
-    app.before_request(_refuse_nul)
+    app.before_request(_refuse_bad_text)
+    app.before_request(_relative_redirects)
+    app.register_error_handler(BadInput, _bad_input)
+    app.after_request(_retry_after)
     app.after_request(_security_headers)
     app.after_request(_log_refusal)
 
@@ -112,20 +124,58 @@ def _refuse_unsafe_production(app: Flask) -> None:
         return None
 
 
-def _refuse_nul() -> None:
-    """PostgreSQL cannot hold NUL in text, so input carrying one is bad input (400): caught
-    here once, rather than as a database error (500) wherever it reaches a query."""
-    fields = [("path", [request.path]), *request.args.lists()]
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        fields += request.form.lists()
-    bad = next((k for k, vs in fields if any("\x00" in f"{k}{v}" for v in vs)), None)
-    if bad is None:
-        return
-    if request.path.startswith("/api/"):
-        from hub.api import BadInput
+def _refuse_bad_text() -> None:
+    """Path, query and form text that PostgreSQL or UTF-8 cannot hold (NUL, unpaired
+    surrogates) is bad input (400): caught here once, rather than as a database or encoding
+    error (500) wherever it lands. JSON bodies are checked as they are parsed."""
+    found = first_bad(request_fields(request))
+    if found:
+        field, reason = found
+        raise BadInput(f"{field}: {reason}", field)
 
-        raise BadInput(f"{bad}: must not contain NUL characters", bad.replace("\x00", ""))
-    abort(400)
+
+def _bad_input(exc: BadInput):
+    """Refused input on any path, including one no route matches (no blueprint to ask)."""
+    if request.path.startswith("/api/"):
+        from hub.api import error
+
+        return error(400, "invalid", exc.message, exc.field)
+    from hub.web import _http_error
+
+    return _http_error(BadRequest(exc.message))
+
+
+def _relative_redirects():
+    """werkzeug redirects ``/cases//1`` and ``/cases`` to their canonical path with an
+    absolute URL built from the request's Host header, which an attacker chooses. Send
+    the path alone instead; the browser keeps the host it used."""
+    redirect = request.routing_exception
+    if not isinstance(redirect, RequestRedirect):
+        return None
+    target = urlsplit(redirect.new_url)
+    location = target.path + (f"?{target.query}" if target.query else "")
+    if not location.startswith("/") or location.startswith(("//", "/\\")):
+        raise NotFound()  # never a protocol-relative URL pointing elsewhere
+    return current_app.response_class(status=redirect.code, headers={"Location": location})
+
+
+# Retry-After for a 429 that does not say (the per-username sign-in lock answers from its
+# view): its pauses start at 30 seconds, so a minute is an honest "not before".
+RETRY_AFTER_DEFAULT = 60
+
+
+def _retry_after(response):
+    if response.status_code == 429 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(retry_after_seconds())
+    return response
+
+
+def retry_after_seconds() -> int:
+    """Seconds until the rate limit that refused this request lets it through again."""
+    current = limiter.current_limit
+    if current is None or not current.reset_at:
+        return RETRY_AFTER_DEFAULT
+    return max(1, int(current.reset_at - time.time()) + 1)
 
 
 def _request_id() -> None:
@@ -167,8 +217,6 @@ def _security_headers(response):
         headers["Cache-Control"] = "no-store"
     if response.mimetype == "application/json":
         headers.setdefault("X-Request-Id", g.get("request_id", ""))
-    from flask import current_app
-
     if current_app.config["HUB_ENV"] == "production":
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     return response

@@ -188,10 +188,12 @@ def test_bodies_that_are_not_json_objects_are_400(api, ids, unchanged, endpoint)
 
 
 @pytest.mark.parametrize("endpoint", ["case", "note", "member", "break_glass", "token"])
-def test_body_larger_than_the_limit_is_400(app, api, ids, unchanged, endpoint):
+def test_body_larger_than_the_limit_is_413(app, api, ids, unchanged, endpoint):
     limit = app.config["MAX_CONTENT_LENGTH"]
     big = {**VALID.get(endpoint, {}), "padding": "x" * (limit + 1)}
-    assert_400(_send(api, ids, endpoint, big))
+    r = _send(api, ids, endpoint, big)
+    assert r.status_code == 413, (r.status_code, r.data[:200])
+    assert r.get_json()["error"]["code"] == "too_large"
 
 
 @pytest.mark.parametrize(("method", "path"), [
@@ -275,13 +277,13 @@ def test_invalid_case_form_is_400_and_writes_nothing(client, unchanged, form, fi
     assert field_text in r.get_data(as_text=True).lower()
 
 
-def test_oversized_form_is_400_and_writes_nothing(app, client, ids, unchanged):
+def test_oversized_form_is_413_and_writes_nothing(app, client, ids, unchanged):
     sign_in(client, "police.officer")
     big = "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
     for path in ("/cases/new", f"/cases/{ids['case']}/notes/new",
                  f"/cases/{ids['case']}/members"):
         r = client.post(path, data={"body": big, "perpetrator_name": big})
-        assert r.status_code == 400, (path, r.status_code)
+        assert r.status_code == 413, (path, r.status_code)
 
 
 def test_invalid_note_form_is_400_and_writes_nothing(client, ids, unchanged):

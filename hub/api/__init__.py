@@ -9,17 +9,12 @@ from werkzeug.exceptions import HTTPException
 
 from hub.accounts import operations as accounts
 from hub.auditlog.writer import AuditUnavailable
+from hub.boundary import BadInput, carry_headers
 from hub.cases.operations import OperationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PUBLIC_ENDPOINTS = {"api.issue_token", "api.openapi"}
-
-
-class BadInput(Exception):
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 def error(status: int, code: str, message: str, field: str | None = None):
@@ -111,15 +106,19 @@ def _audit_down(_exc):
                  "the audit log cannot be written, so no data is returned; try again later")
 
 
+HTTP_MESSAGES = {404: "not found", 403: "not allowed", 401: "a valid bearer token is required",
+                 405: "method not allowed", 413: "the request body is too large",
+                 429: "too many requests; slow down"}
+HTTP_CODES = {413: "too_large"}  # werkzeug's name for it changed across versions
+
+
 @bp.errorhandler(HTTPException)
 def _http(exc: HTTPException):
+    """The JSON error, keeping the headers HTTP asks for (Allow on a 405)."""
     status = exc.code or 500
-    if status == 413:  # an oversized body is bad input like any other
-        return error(400, "too_large", "the request body is too large")
-    messages = {404: "not found", 403: "not allowed", 401: "a valid bearer token is required",
-                405: "method not allowed", 429: "too many requests; slow down"}
-    return error(status, exc.name.lower().replace(" ", "_"),
-                 messages.get(status, exc.description or exc.name))
+    code = HTTP_CODES.get(status, exc.name.lower().replace(" ", "_"))
+    response = error(status, code, HTTP_MESSAGES.get(status, exc.description or exc.name))
+    return carry_headers(response, exc)
 
 
 from hub.api import routes  # noqa: E402,F401  -- registers the routes on bp

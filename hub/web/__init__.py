@@ -9,7 +9,17 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -17,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 from hub import access
 from hub.accounts import operations as accounts
 from hub.auditlog.writer import AuditUnavailable
+from hub.boundary import carry_headers
 from hub.extensions import db, login_manager
 from hub.policy import Permission
 from hub.web import formatting
@@ -118,13 +129,24 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+# What a page says for refusals that need more than their name; a 400 says what was wrong.
+ERROR_MESSAGES = {
+    405: "This page cannot be used that way.",
+    413: "What you sent is too large. Shorten it and try again.",
+}
+
+
 def _http_error(exc: HTTPException):
+    """The error page, keeping the headers HTTP asks for (Allow on a 405)."""
     if _is_api():
         from hub.api import _http
 
         return _http(exc)
-    status = 400 if exc.code == 413 else (exc.code or 500)
-    return render_template("error.html", status=status, title=exc.name), status
+    status = exc.code or 500
+    response = make_response(render_template(
+        "error.html", status=status, title=exc.name,
+        message=exc.description if status == 400 else ERROR_MESSAGES.get(status)), status)
+    return carry_headers(response, exc)
 
 
 def _audit_unavailable(_exc):

@@ -313,7 +313,6 @@ def test_mass_assignment_on_users_is_refused(api, session, extra):
 
 # -- oversized and deeply nested input --------------------------------------------------------
 @pytest.mark.parametrize("body", [
-    json.dumps({**CASE, "summary": "x" * 400_000}),
     "[" * 50_000 + "]" * 50_000,
     '{"a":' * 20_000 + "1" + "}" * 20_000,
     json.dumps({**CASE, "victims": [{"name": "V"}] * 10_000}),
@@ -327,6 +326,12 @@ def test_oversized_nested_or_broken_json_is_400(api, session, body):
     assert r.json["error"]["code"]
 
 
-def test_oversized_form_is_400_not_500(client, session):
+def test_oversized_json_is_413_not_500(api, session):
+    r = api("police.officer").post("/cases", json={**CASE, "summary": "x" * 400_000})
+    assert r.status_code == 413, r.status_code
+    assert r.json["error"]["code"] == "too_large"
+
+
+def test_oversized_form_is_413_not_500(client, session):
     r = client.post("/sign-in", data={"username": "x", "password": "y" * 400_000})
-    assert r.status_code == 400
+    assert r.status_code == 413
