@@ -131,7 +131,7 @@ def test_clinical_notes_reach_police_only_as_the_summary(client, session):
             html(client.get("/cases/", query_string={"q": "Claire"}))]
     form = client.get(f"/cases/{case_id}/notes/new")
     seen.append(html(form))
-    assert 'value="clinical"' in seen[-1] and 'value="victim.location"' not in seen[-1]
+    assert ':clinical"' in seen[-1] and ':victim.location"' not in seen[-1]  # kind:class
     for cls, body in (("clinical", "Session 9: new fixation on the victim's workplace."),
                       ("clinical.summary", "Summary 9: risk raised; advise police.")):
         done = client.post(f"/cases/{case_id}/notes/new",

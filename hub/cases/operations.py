@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog import writer as audit
-from hub.cases import queries
+from hub.cases import location_guard, queries, subjects
 from hub.cases.models import (
     ENCRYPTED_FIELDS,
     PERSON_FIELDS,
@@ -75,6 +75,9 @@ def create_case(user: User, data: dict) -> Case:
     area = db.session.scalar(select(Area).where(Area.code == area_code)) if area_code else None
     if area is None:
         raise Invalid("unknown area", "area")
+    location_guard.check(user, data.get("summary"), field="summary", area=area.code,
+                         info_class="case.core",
+                         locations=location_guard.new_case_locations(data["victims"]))
     referred_on = data.get("referred_on") or utcnow().date()
     case = Case(reference=f"pending-{uuid.uuid4().hex[:24]}", area=area,  # fits String(32)
                 status=data.get("status", "referred"),
@@ -106,6 +109,9 @@ def update_case(user: User, case: Case, decision: CaseDecision, data: dict) -> C
         raise Forbidden("your agency may not change this case's core details")
     if data["version"] != case.version:
         raise Conflict("the case was changed by someone else; reload and try again", "version")
+    if "summary" in data and data["summary"] != case.summary:
+        location_guard.check_case(user, case, data["summary"], field="summary",
+                                  info_class="case.core")
     changed = {}
     for name in ("status", "risk_level", "summary", "next_review_on"):
         if name in data and getattr(case, name) != data[name]:
@@ -153,23 +159,26 @@ def add_member(user: User, case: Case, data: dict) -> Membership:
 
 
 def add_entry(user: User, case: Case, decision: CaseDecision, data: dict) -> Entry:
-    info_class = data["info_class"]
+    info_class, kind = data["info_class"], data.get("kind", "note")
     if info_class not in current_policy().classes:
         raise Invalid(f"unknown class {info_class!r}", "class")
     if not decision.can_write(info_class):
         raise Forbidden(f"your agency may not write {info_class} on this case", "class")
+    _check_kind(kind, info_class)
     restricted = _narrowing(user, data.get("restricted_to"))
-    subject = data.get("subject_person_id")
-    if subject is not None and subject not in {p.person_id for p in case.parties}:
+    chosen = data.get("subject_person_id")
+    if chosen is not None and chosen not in {p.person_id for p in case.parties}:
         raise Invalid("not a person in this case", "subject_person_id")
-    entry = Entry(case_id=case.id, kind=data.get("kind", "note"), info_class=info_class,
-                  author_id=user.id, author_agency_id=user.agency_id, restricted_to=restricted,
-                  subject_person_id=subject)
+    location_guard.check_case(user, case, data["body"], field="body", info_class=info_class,
+                              kind=kind, restricted_to=restricted, can_narrow=True)
+    entry = Entry(case_id=case.id, kind=kind, info_class=info_class, author_id=user.id,
+                  author_agency_id=user.agency_id, restricted_to=restricted,
+                  subject_person_id=subjects.link(case, info_class, chosen))
     db.session.add(entry)
     db.session.flush()
     write_version(case, entry, user, data["body"])
     audit.record("entry:create", case_id=case.id, classes=[info_class],
-                 subject_ids=[subject] if subject else [],
+                 subject_ids=subjects.people_of(entry, case),
                  details={"entry_id": entry.id, "kind": entry.kind, "version": 1}, user=user)
     audit.commit()
     return entry
@@ -181,12 +190,28 @@ def edit_entry(user: User, case: Case, decision: CaseDecision, entry: Entry, dat
         raise Forbidden("only the authoring agency may edit this entry")
     if data["version"] != entry.version:
         raise Conflict("the entry was changed by someone else; reload and try again", "version")
+    _check_kind(entry.kind, entry.info_class)
+    location_guard.check_case(user, case, data["body"], field="body",
+                              info_class=entry.info_class, kind=entry.kind,
+                              restricted_to=entry.restricted_to, can_narrow=True)
     entry.version += 1
     write_version(case, entry, user, data["body"])
     audit.record("entry:edit", case_id=case.id, classes=[entry.info_class],
+                 subject_ids=subjects.people_of(entry, case),
                  details={"entry_id": entry.id, "version": entry.version}, user=user)
     audit.commit()
     return entry
+
+
+def _check_kind(kind: str, info_class: str) -> None:
+    """A kind filed under a class it may not take reaches the wrong people (kinds.yaml)."""
+    policy = current_policy()
+    if kind not in policy.set.kinds:
+        raise Invalid(f"unknown kind {kind!r}", "kind")
+    if not policy.may_file(kind, info_class):
+        allowed = ", ".join(c for c in policy.classes if policy.may_file(kind, c))
+        raise Invalid(f"an entry of kind {kind} may not be filed as {info_class}; "
+                      f"it may be filed as: {allowed}", "kind")
 
 
 def write_version(case: Case, entry: Entry, author: User, body: str) -> EntryVersion:

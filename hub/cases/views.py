@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 from hub import access
 from hub.api import all_errors
 from hub.auditlog import writer as audit
-from hub.cases import operations, queries, redaction, schemas
+from hub.cases import entry_form, operations, queries, redaction, schemas
 from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, PERSON_FIELDS, RISK_LEVELS
 from hub.policy import Permission, current_policy
 from hub.policy.permissions import Relationship
@@ -207,23 +207,23 @@ def new_entry(case_id: int):
     case, decision = access.open_case(case_id, "entry:create")
     errors, form = {}, request.form
     if request.method == "POST":
-        data = {"body": form.get("body", ""), "class": form.get("class", ""),
-                "kind": form.get("kind") or "note"}
-        if form.getlist("restricted_to"):
-            data["restricted_to"] = form.getlist("restricted_to")
         try:
-            operations.add_entry(g.user, case, decision, schemas.EntryIn().load(data))
+            data = schemas.EntryIn().load(entry_form.posted(form))
+            operations.add_entry(g.user, case, decision, data)
         except ValidationError as exc:
-            errors = _form_errors(exc)
+            errors = entry_form.invalid(_form_errors(exc), form)
         except operations.OperationError as exc:
-            errors = {exc.field or "body": exc.message}
+            errors = entry_form.refused(exc, form)
         else:
             flash("Note added.")
             return redirect(url_for(".show", case_id=case.id))
-    agencies = [a for a in current_policy().set.agencies if a != "hub"]
-    return render_template("cases/new_entry.html", case=case, errors=errors, form=form,
-                           writable=sorted(decision.write), kinds=ENTRY_KINDS,
-                           agencies=agencies), 400 if errors else 200
+    page = entry_form.page(case, decision)
+    if page.victims:  # their names are on the page to choose from: a disclosure, recorded
+        audit.record_now("case:read", case_id=case.id, classes=["victim.identity"],
+                         subject_ids=[v.id for v in page.victims],
+                         purpose=decision.relationship.purpose, rule=decision.why)
+    return render_template("cases/new_entry.html", case=case, page=page, errors=errors,
+                           form=form), 400 if errors else 200
 
 
 @bp.post("/<int:case_id>/members")

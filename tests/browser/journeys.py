@@ -202,13 +202,14 @@ def clinician_adds_notes(ui: Ui, tag: str) -> None:
     expect(main).not_to_contain_text("Flat 3, 12 Example Road")  # never victim.location
     expect(page.get_by_role("region", name="Withheld information")).to_contain_text(
         "victim.location")
-    notes = [("clinical", "intervention", f"Session 4 ({tag}): fixation easing; CBT continues."),
-             ("clinical.summary", "note", f"Summary ({tag}): engaging; risk unchanged.")]
-    for info_class, kind, body in notes:
+    notes = [("clinical", "Clinical notes: intervention",
+              f"Session 4 ({tag}): fixation easing; CBT continues."),
+             ("clinical.summary", "Clinical summary: note",
+              f"Summary ({tag}): engaging; risk unchanged.")]
+    for info_class, choice, body in notes:
         ui.follow(page.get_by_role("button", name="Add a note"), shot="2-clinician-add-note")
         expect(page.get_by_role("heading", level=1)).to_have_text("Add a note")
-        ui.choose(info_class)
-        ui.select("Kind of entry", kind)
+        ui.choose(choice)  # a kind and a class, in the words the page uses
         ui.fill("Note", body)
         ui.follow(page.get_by_role("button", name="Add note"), shot="2-clinician-note-added")
         expect(page.get_by_role("status")).to_contain_text("Note added.")
