@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hub.accounts.models import Agency, Area, User
 from hub.accounts.security import DEMO_PASSWORD, hash_password
 from hub.auditlog import writer as audit
-from hub.cases import operations
+from hub.cases import operations, subjects
 from hub.cases.models import Case, Entry, Membership
 from hub.extensions import db
 
@@ -139,12 +139,11 @@ def _seed_case(spec: dict, number: int) -> None:
         user = _by(User, username=username)
         if member and user.id != referrer.id:
             db.session.add(Membership(case=case, user_id=user.id, added_by_id=referrer.id))
-    victim = case.people("victim")[0]
     for username, kind, info_class, body, restricted in ENTRIES:
         author = _by(User, username=username)
         entry = Entry(case_id=case.id, kind=kind, info_class=info_class, author=author,
                       author_agency_id=author.agency_id, restricted_to=restricted,
-                      subject_person_id=victim.id if info_class == "victim.support" else None)
+                      subject_person_id=subjects.link(case, info_class, None))  # as notes are
         db.session.add(entry)
         db.session.flush()
         operations.write_version(case, entry, author, body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hub.auditlog.models import AuditEvent, AuditSubject
+from hub.cases import subjects
 from hub.cases.models import Case, CaseParty, Entry, Person
 from hub.crypto import KeyDestroyed
 from hub.dpo import retention
@@ -48,8 +49,7 @@ def _data(person: Person, parties, exempt: set[str]) -> tuple[dict, set[str]]:
         location_class = "victim.location" if identity == "victim.identity" else identity
         data.setdefault(location_class, {}).update(location)
         classes.add(location_class)
-    entries = db.session.scalars(select(Entry).where(Entry.subject_person_id == person.id)
-                                 .order_by(Entry.id)).all()
+    entries = db.session.scalars(subjects.entries_about(person.id)).all()
     data["entries"] = [_entry(e) for e in entries if e.info_class not in exempt]
     classes.update(e.info_class for e in entries)
     for name in exempt:

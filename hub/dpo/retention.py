@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from hub.auditlog import writer as audit
+from hub.cases import subjects
 from hub.cases.models import BreakGlassGrant, CaseParty, Entry, EntryVersion, Person
 from hub.cases.operations import Conflict
 from hub.dpo.models import Erasure
@@ -87,13 +88,18 @@ def _classes_held(person: Person) -> set[str]:
     what = {f"{p}.identity" for p in parties}
     if any(getattr(person, f"{n}_ct") for n in ("address", "phone", "email", "workplace")):
         what.add("victim.location" if "victim" in parties else "perpetrator.identity")
-    what.update(db.session.scalars(select(Entry.info_class).where(
-        Entry.subject_person_id == person.id)))
+    what.update(e.info_class for e in db.session.scalars(subjects.entries_about(person.id)))
     return what
 
 
 def _empty_entries(person_id: int) -> None:
-    entry_ids = select(Entry.id).where(Entry.subject_person_id == person_id)
+    """Every version of every entry about the person loses its content.
+
+    Entry content is sealed under the case's key, which the case's other people still
+    need, so it cannot be shredded by a key: the ciphertext itself is removed. The audit
+    log never held it (events carry ids), so the log still verifies.
+    """
+    entry_ids = subjects.entries_about(person_id).with_only_columns(Entry.id).order_by(None)
     for version in db.session.scalars(select(EntryVersion).where(
             EntryVersion.entry_id.in_(entry_ids))):
         version.content_ct = None

@@ -212,3 +212,155 @@ def test_unknown_person_is_a_404_and_audited(api, session):
     assert api("dpo").post("/people/999999/erasure",
                            json={"ground": "retention", "confirm": 999999}).status_code == 404
     assert [e.outcome for e in events_after(seq)] == ["denied", "denied"]
+
+
+# -- issue 10, defect 2: every entry reaches the people it is about ---------------------------
+SUPPORT_NOTE = "Vera wants calls only after 6pm; counselling referral made."
+WEB_NOTE = "Spoke to Vera by phone; she feels safer since the alarm was fitted."
+ORDER_NOTE = "Percy served with the interim SPO today."
+
+
+def _bundle(api, person_id: int) -> dict:
+    response = api("dpo").get(f"/people/{person_id}/subject-access")
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def _bodies(bundle: dict) -> list[str | None]:
+    return [(v["content"] or {}).get("body") for e in bundle["data"]["entries"]
+            for v in e["versions"]]
+
+
+def _web_note(client, case_id: int, username: str, choice: str, body: str, **extra) -> None:
+    client.post("/sign-out")
+    response = client.post("/sign-in", data={"username": username,
+                                             "password": "demo-password-2026"})
+    assert response.status_code == 302
+    done = client.post(f"/cases/{case_id}/notes/new",
+                       data={"type": choice, "body": body, **extra})
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+
+
+def _members(api, case_id: int, *usernames: str) -> None:
+    for username in usernames:
+        assert api("police.officer").post(f"/cases/{case_id}/members",
+                                          json={"username": username}).status_code == 201
+
+
+def test_notes_from_the_pages_and_the_api_reach_the_people_they_are_about(api, client,
+                                                                          session):
+    a = _case(api, PERPETRATOR, VICTIM)
+    victim, perp = a["victims"][0]["id"], a["perpetrator"]["id"]
+    _members(api, a["id"], "advocate")
+    posted = api("advocate").post(f"/cases/{a['id']}/notes",
+                                  json={"body": SUPPORT_NOTE, "class": "victim.support"})
+    assert posted.status_code == 201, posted.json  # no subject_person_id: the default
+    _web_note(client, a["id"], "advocate", "note:victim.support", WEB_NOTE)
+    ordered = api("police.officer").post(f"/cases/{a['id']}/notes", json={
+        "body": ORDER_NOTE, "class": "orders", "kind": "order"})
+    assert ordered.status_code == 201
+    hers, his = _bundle(api, victim), _bundle(api, perp)
+    assert sorted(_bodies(hers)) == sorted([SUPPORT_NOTE, WEB_NOTE])
+    assert _bodies(his) == [ORDER_NOTE]
+    created = [d for d in hers["disclosures"] if d["action"] == "entry:create"]
+    assert [d["username"] for d in created] == ["advocate", "advocate"]  # collection logged
+
+
+def test_erasure_makes_every_note_about_her_unreadable_and_the_log_verifies(api, client,
+                                                                            session):
+    from audit import verify_log
+    from hub.auditlog import sequencer
+    from hub.auditlog.cli import leaf_events
+    from hub.auditlog.tree import AuditCheckpoint
+
+    a = _case(api, PERPETRATOR, VICTIM)
+    victim = a["victims"][0]["id"]
+    _members(api, a["id"], "advocate")
+    api("advocate").post(f"/cases/{a['id']}/notes",
+                         json={"body": SUPPORT_NOTE, "class": "victim.support"})
+    _web_note(client, a["id"], "advocate", "note:victim.support", WEB_NOTE)
+    api("police.officer").post(f"/cases/{a['id']}/notes", json={
+        "body": ORDER_NOTE, "class": "orders", "kind": "order"})
+    sequencer.run_once()
+    erased = api("dpo").post(f"/people/{victim}/erasure",
+                             json={"ground": "erasure-request", "confirm": victim})
+    assert erased.status_code == 201, erased.json
+    assert "victim.support" in erased.json["what"]
+    session.expire_all()
+    notes = json.dumps(api("advocate").get(f"/cases/{a['id']}/notes").json)
+    assert SUPPORT_NOTE not in notes and WEB_NOTE not in notes
+    assert ORDER_NOTE in json.dumps(api("police.officer").get(f"/cases/{a['id']}/notes").json)
+    assert _bodies(_bundle(api, victim)) == [None, None]
+    sequencer.run_once()
+    signer = sequencer.signer()
+    report = verify_log(leaf_events(), [c.note for c in session.scalars(
+        select(AuditCheckpoint))], signer.public_key, signer.name)
+    assert report.ok, report.problems
+
+
+def _two_victims(api) -> dict:
+    response = api("police.officer").post("/cases", json={
+        "perpetrator": PERPETRATOR, "victims": [VICTIM, OTHER_VICTIM], "summary": "Two"})
+    assert response.status_code == 201, response.json
+    case = api("police.officer").get(f"/cases/{response.json['id']}").json
+    _members(api, case["id"], "advocate")
+    return case
+
+
+def test_with_two_victims_a_note_is_about_both_unless_its_author_names_one(api, client,
+                                                                           session):
+    case = _two_victims(api)
+    vera, wanda = (v["id"] for v in case["victims"])
+    both = "Both sisters asked for a joint safety review."
+    only_wanda = "Wanda asked for her own advocate."
+    only_vera = "Vera is moving out of the area."
+    assert api("advocate").post(f"/cases/{case['id']}/notes", json={
+        "body": both, "class": "victim.support"}).status_code == 201
+    assert api("advocate").post(f"/cases/{case['id']}/notes", json={
+        "body": only_wanda, "class": "victim.support",
+        "subject_person_id": wanda}).status_code == 201
+    _web_note(client, case["id"], "advocate", "note:victim.support", only_vera,
+              subject=str(vera))
+    assert sorted(_bodies(_bundle(api, vera))) == sorted([both, only_vera])
+    assert sorted(_bodies(_bundle(api, wanda))) == sorted([both, only_wanda])
+    erased = api("dpo").post(f"/people/{vera}/erasure",
+                             json={"ground": "erasure-request", "confirm": vera})
+    assert erased.status_code == 201
+    session.expire_all()
+    assert sorted(_bodies(_bundle(api, wanda)), key=str) == sorted([None, only_wanda], key=str)
+    notes = json.dumps(api("advocate").get(f"/cases/{case['id']}/notes").json)
+    assert only_wanda in notes and both not in notes and only_vera not in notes
+
+
+def test_the_note_page_asks_which_victim_only_when_there_are_several(api, client, session):
+    case = _two_victims(api)
+    single = _case(api, OTHER_PERP, {"name": "Xena Single"})
+    _members(api, single["id"], "advocate")
+    client.post("/sign-in", data={"username": "advocate", "password": "demo-password-2026"})
+    page = client.get(f"/cases/{case['id']}/notes/new").get_data(as_text=True)
+    assert 'name="subject"' in page
+    for v in case["victims"]:
+        assert f'value="{v["id"]}"' in page and v["name"] in page
+    page = client.get(f"/cases/{single['id']}/notes/new").get_data(as_text=True)
+    assert 'name="subject"' not in page
+    refused = client.post(f"/cases/{case['id']}/notes/new", data={
+        "type": "note:victim.support", "body": "x", "subject": str(single["victims"][0]["id"])})
+    assert refused.status_code == 400
+    assert 'href="#subject"' in refused.get_data(as_text=True)
+
+
+def test_the_demo_entries_reach_the_people_they_are_about(api, session):
+    from tests.helpers_matrix import demo_cases
+
+    first, two_victims = demo_cases(session)[0], demo_cases(session)[2]
+    claire = _bundle(api, first.victims[0][0])
+    assert {(e["class"], e["kind"]) for e in claire["data"]["entries"]} >= {
+        ("victim.support", "safety_plan"), ("victim.support", "note")}
+    perp = _bundle(api, first.perpetrator[0])
+    kinds = {(e["class"], e["kind"]) for e in perp["data"]["entries"]}
+    assert {("orders", "order"), ("clinical", "intervention"),
+            ("supervision", "supervision")} <= kinds
+    assert not {c for c, _k in kinds} & {"victim.support"}
+    for victim_id, _name in two_victims.victims:  # the demo case with two sisters
+        classes = {e["class"] for e in _bundle(api, victim_id)["data"]["entries"]}
+        assert "victim.support" in classes and "case.core" in classes
