@@ -15,6 +15,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
+from hub.web.formatting import class_label
 from tests.browser.support import (
     DEMO_PASSWORD,
     VIEWPORT,
@@ -215,7 +216,7 @@ def clinician_adds_notes(ui: Ui, tag: str) -> None:
         expect(page.get_by_role("status")).to_contain_text("Note added.")
         entry = page.locator(".hub-entry", has_text=body)
         expect(entry).to_have_count(1)
-        expect(entry.locator(".govuk-tag")).to_have_text(info_class)
+        expect(entry.locator(".govuk-tag").first).to_have_text(class_label(info_class))
 
 
 def dpo_audits_access(ui: Ui, reason: str) -> str:
@@ -237,7 +238,8 @@ def dpo_audits_access(ui: Ui, reason: str) -> str:
     case = rows.filter(has_text=reason).first.locator("td:nth-child(5) a")
     case_id = case.inner_text()
     ui.follow(case, shot="3-dpo-case-history")
-    expect(page.get_by_role("heading", level=1)).to_contain_text(f"case {case_id}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        f"case {reference_of(ui, case_id)}")
     ui.follow(page.get_by_role("link", name="full list"))
     expect(page.get_by_label("Case id", exact=True)).to_have_value(case_id)
     expect(page.locator(".hub-audit-table")).to_contain_text(f"Reason: {reason}")
@@ -257,7 +259,7 @@ def dpo_reviews_break_glass_alert(ui: Ui, case_id: str, reason: str) -> None:
         .to_be_visible()
     ui.follow(page.locator("#open-alerts").get_by_role("link"), shot="3-dpo-alerts")
     expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
-    title = f"Break-glass access to case {case_id} by user"
+    title = f"Break-glass access to case {reference_of(ui, case_id)} by Sgt Jo Marlow"
     row = page.locator(".hub-audit-table tbody tr", has_text=title)
     expect(row).to_have_count(1)
     expect(row).to_contain_text("open")
@@ -268,7 +270,7 @@ def dpo_reviews_break_glass_alert(ui: Ui, case_id: str, reason: str) -> None:
     expect(events).to_have_count(1)
     expect(events).to_contain_text("break-glass")
     expect(events).to_contain_text(f"Reason: {reason}")
-    expect(events.locator("td:nth-child(5)")).to_have_text(case_id)
+    expect(events.locator("td:nth-child(5)")).to_have_text(reference_of(ui, case_id))
 
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         ui.follow(page.get_by_role("button", name="Close alert"),
@@ -380,3 +382,14 @@ def officer_creates_case(ui: Ui, tag: str) -> str:
     expect(page.get_by_role("status")).to_contain_text("Added to the case team.")
     expect(page.locator("#team")).to_contain_text("Dr Priya Nandra (nhs)")
     return reference
+
+
+def reference_of(ui: Ui, case_id: str | int) -> str:
+    """A case's reference, as the DPO's pages name it (the audit log keeps its id)."""
+    from sqlalchemy import select
+
+    from hub.cases.models import Case
+    from hub.extensions import db
+
+    with ui.hub.app.app_context():
+        return db.session.scalar(select(Case.reference).where(Case.id == int(case_id)))
