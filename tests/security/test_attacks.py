@@ -217,11 +217,13 @@ def test_a_stolen_cookie_dies_with_sign_out(app, session):
 
 # -- XSS --------------------------------------------------------------------------------------
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>"\'&'
+# Not the summary's own text: the hub refuses a victim's address in the case summary.
+VICTIM_XSS = XSS.replace('"x"', '"v"')
 
 
 def _xss_case(api) -> int:
     body = {"summary": XSS, "perpetrator": {"name": XSS, "aliases": [XSS], "address": XSS},
-            "victims": [{"name": XSS, "address": XSS, "workplace": XSS}]}
+            "victims": [{"name": XSS, "address": VICTIM_XSS, "workplace": VICTIM_XSS}]}
     r = api("police.officer").post("/cases", json=body)
     assert r.status_code == 201, r.json
     note = api("police.officer").post(f"/cases/{r.json['id']}/notes",
