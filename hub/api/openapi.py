@@ -103,6 +103,7 @@ def build_spec() -> dict:
         **_audit_proof_paths(),
     }
     paths.update(_admin_paths(spec, ref))
+    paths.update(_case_page_paths(spec, ref))  # the case page's routes: described below
     for path, operations in _undescribed(paths).items():
         paths.setdefault(path, {}).update(operations)
     for path, operations in paths.items():
@@ -264,3 +265,22 @@ def _schema(dotted: str | None):
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(build_spec())
+
+
+# -- the case page: corrections of people's details (issue 10) ----------------------------
+def _case_page_paths(spec: APISpec, ref) -> dict:
+    from hub.cases import schemas as s
+
+    spec.components.schema("PersonUpdateIn", schema=s.PersonUpdateIn)
+    return {"/cases/{case_id}/people/{person_id}": {"patch": {
+        "summary": "Correct a person's details; each correction keeps the values it replaced",
+        "description": "Only the fields given change; null clears an optional one. Each "
+                       "field's class (victim.identity, victim.location, perpetrator.identity) "
+                       "must be writable by the caller on this case, or nothing changes (403). "
+                       "`version` (optional) is the person's `version` from GET /cases/{id}; "
+                       "a stale one is 409. The replaced values are kept, encrypted, and shown "
+                       "in the person's `history` to those who may read their class.",
+        "parameters": [_id("case_id"), _id("person_id")],
+        "requestBody": _body(ref("PersonUpdateIn")),
+        "responses": _responses(200, "the changes made: {id, changes: [{class, fields, at, "
+                                     "agency}]}", 400, 403, 404, 409)}}}
