@@ -60,16 +60,22 @@ def check(author, text: str | None, *, field: str, area: str, info_class: str,
     if not hits:
         return
     if not policy.sees_whole(author.agency.code, author.role, area, GUARDED):
-        audit.record(FLAG, case_id=case_id, classes=[info_class, GUARDED],
-                     subject_ids={h.person_id for h in hits if h.person_id is not None},
-                     details={"field": field, "agencies": sorted(exposed),
-                              "found": _ordered({h.field for h in hits}, FIELDS)},
-                     user=author)
+        _flag(author, hits, field, info_class, exposed, case_id)
         return
     entitled = policy.readers(area, info_class, kind) - policy.exposed(
         area, info_class, kind, GUARDED) if can_narrow else frozenset()
     several = len({loc.victim for loc in locations}) > 1
     _refuse(_message(field, hits, exposed, entitled, several), field)
+
+
+def _flag(author, hits: list[Location], field: str, info_class: str, exposed: set[str],
+          case_id: int | None) -> None:
+    """Kept, not refused, for the DPO to review: ids and field names only, never the text."""
+    audit.record(FLAG, case_id=case_id, classes=[info_class, GUARDED],
+                 subject_ids={h.person_id for h in hits if h.person_id is not None},
+                 details={"field": field, "agencies": sorted(exposed),
+                          "found": _ordered({h.field for h in hits}, FIELDS)},
+                 user=author)
 
 
 def check_case(author, case, text: str | None, *, field: str, info_class: str,
