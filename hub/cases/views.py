@@ -453,13 +453,17 @@ def _person_value(name: str, text: str):
     return text if text or name == "name" else None
 
 
+_SAID = {"date_of_birth": "date of birth", "aliases": "other names", "pnc_id": "PNC ID",
+         "nhs_number": "NHS number"}
+
+
 def _person_changes(party: str, changes) -> str:
     if not changes:
         return "Nothing was changed."
-    fields = [f.replace("_", " ") for c in changes for f in c.fields]
-    fields = [f.upper() if f in ("pnc id", "nhs number") else f for f in fields]
-    return f"The {party}'s {', '.join(fields)} {'was' if len(fields) == 1 else 'were'} " \
-        "corrected. The previous details are kept in the history."
+    said = [_SAID.get(f, f) for c in changes for f in c.fields]
+    listed = said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"
+    return f"The {party}'s {listed} {'was' if len(said) == 1 else 'were'} corrected. " \
+        "The previous details are kept in the history."
 
 
 # -- the case team (issue 10) -------------------------------------------------------------

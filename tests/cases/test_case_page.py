@@ -525,6 +525,34 @@ def test_history_is_shown_only_for_classes_the_reader_may_read(api, session):
         assert victim_body["version"] == 1
 
 
+def test_the_page_says_who_changed_what_only_to_readers_of_its_class(api, client, session):
+    case_id = first_case(session)
+    victim = victim_of(session, case_id)
+    assert api("advocate").patch(f"/cases/{case_id}/people/{victim.id}", json={
+        "name": "Claire Holt", "phone": "07700 900111"}).status_code == 200
+    sign_in(client, "cps.prosecutor")
+    page = html(client.get(f"/cases/{case_id}"))
+    card = " ".join(text_by_id(page, f"person-{victim.id}").split())
+    assert "Claire Holt Changed on" in card and "by Advocacy service" in card
+    history = text_by_id(page, f"history-of-{victim.id}")
+    assert "Claire Example-Holt" in history and "Phone" not in history
+    assert "07700 900" not in page
+    client.post("/sign-out")
+    sign_in(client, "police.officer")
+    history = text_by_id(html(client.get(f"/cases/{case_id}")), f"history-of-{victim.id}")
+    assert "Phone" in history and "07700 900123" in history  # the number it replaced
+
+
+def test_the_banner_names_the_details_corrected_in_plain_words(client, session):
+    case_id = first_case(session)
+    perpetrator = perpetrator_of(session, case_id)
+    sign_in(client, "police.officer")
+    client.post(f"/cases/{case_id}/people/{perpetrator.id}",
+                data={"nhs_number": "9876543210", "pnc_id": "2019/0654321Z"})
+    assert "The perpetrator's NHS number and PNC ID were corrected." in page_text(
+        html(client.get(f"/cases/{case_id}")))
+
+
 @pytest.mark.parametrize("username", ["nhs.clinician", "probation.officer"])
 def test_the_victims_old_address_never_reaches_perpetrator_facing_workers(api, client, session,
                                                                        username):
