@@ -232,14 +232,17 @@ def add_member(case_id: int):
     access.require(Permission.CASE_MEMBER_ADD, case_id)
     case, decision = access.open_case_as_member(case_id, "case:member:add")
     to_team = request.form.get("return_to") == "team"  # added from the team page
+    # On the team page a problem sits by the agency list, or by the staff search.
+    field = ("agency" if "agency" in request.form else "name") if to_team else None
     raw = {k: v.strip() for k, v in request.form.items() if k in ("username", "agency") and v}
     try:
         membership = operations.add_member(g.user, case, schemas.MemberIn().load(raw))
     except ValidationError as exc:
-        return _member_refused(case, decision, next(iter(_form_errors(exc).values())), 400,
-                               to_team)
+        message = "Select an agency to add" if field == "agency" and not raw \
+            else next(iter(_form_errors(exc).values()))
+        return _member_refused(case, decision, message, 400, field)
     except operations.OperationError as exc:
-        return _member_refused(case, decision, exc.message, exc.status, to_team)
+        return _member_refused(case, decision, exc.message, exc.status, field)
     if not to_team:
         flash("Added to the case team.")
         return redirect(url_for(".show", case_id=case.id))
@@ -247,11 +250,12 @@ def add_member(case_id: int):
     return redirect(url_for(".team", case_id=case.id))
 
 
-def _member_refused(case, decision, message: str, status: int, to_team: bool = False):
-    """A refused change writes nothing: the page again, with the reason and a 4xx."""
+def _member_refused(case, decision, message: str, status: int, field: str | None = None):
+    """A refused change writes nothing: the page again, with the reason and a 4xx (on the
+    team page, by the ``field`` it concerns)."""
+    if field:
+        return _render_team(case, decision, errors={field: message}, status=status)
     flash(message, "error")
-    if to_team:
-        return _render_team(case, decision, status=status)
     return _render_case(case, decision, status)
 
 
@@ -523,7 +527,8 @@ def remove_member(case_id: int, membership_id: int):
     try:
         operations.remove_member(g.user, case, membership)
     except operations.OperationError as exc:
-        return _member_refused(case, decision, exc.message, exc.status, to_team=True)
+        flash(exc.message, "error")
+        return _render_team(case, decision, status=exc.status)
     flash(f"{_member_name(membership)} is removed from the case team.")
     if queries.relationship(access.principal(), case) is not Relationship.MEMBER:
         return redirect(url_for(".index"))  # they removed themselves

@@ -177,6 +177,11 @@ def test_a_refused_addition_shows_the_team_page_with_the_problem(api, client, se
     assert text_by_id(page, "team-members") is not None
     refused = add(client, case_id, agency="")
     assert refused.status_code == 400 and "There is a problem" in html(refused)
+    assert "Select an agency to add" in page_text(html(refused))
+    assert "<title>Error: " in html(refused)
+    summary = re.search(r'<div class="govuk-error-summary".*?</ul>', html(refused), re.S)
+    assert links(summary.group(0), "^#") == ["#agency"]
+    assert text_by_id(html(refused), "agency-error") == "Error: Select an agency to add"
 
 
 # -- who may change the team ---------------------------------------------------------------------
