@@ -36,8 +36,17 @@ class UserCreateIn(Strict):
                          validate=validate.Length(min=1, max=32))
 
 
+class JsonBoolean(fields.Boolean):
+    """JSON true or false only, never 0, "no" or "off"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class AgencyUpdateIn(Strict):
-    active = fields.Boolean(required=True)
+    active = JsonBoolean(required=True)  #: a suspension signs a whole agency out
 
 
 class ProviderIn(Strict):

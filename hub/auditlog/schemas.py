@@ -36,9 +36,10 @@ class Instant(fields.Field):
             return self._day(text)
         try:
             moment = datetime.fromisoformat(text or "")
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None \
+                else moment.astimezone(UTC)  # 0001-01-01T00:00+05:00 is before year 1
         except (ValueError, OverflowError):
             raise ValidationError(f"{self.label} must be a date, like 24/11/2026") from None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
     def _day(self, text: str) -> datetime:
         try:

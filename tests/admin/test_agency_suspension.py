@@ -102,3 +102,12 @@ def test_a_confirmed_suspension_signs_the_staff_out(client, api, session):
     assert back.status_code == 303
     session.refresh(nhs)
     assert nhs.active  # reactivating signs nobody out, so it needs no confirmation
+
+
+@pytest.mark.parametrize("active", [0, "false", "no", None, "off"])
+def test_the_api_suspends_only_on_a_json_false(api, session, active):
+    nhs = agency(session, "nhs")
+    r = api("admin").patch(f"/admin/agencies/{nhs.id}", json={"active": active})
+    assert r.status_code == 400 and r.json["error"]["field"] == "active"
+    session.refresh(nhs)
+    assert nhs.active

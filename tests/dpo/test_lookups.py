@@ -222,6 +222,8 @@ def test_uk_and_iso_dates_find_the_same_events(api, session):
     ("until=29/02/2027", "until", "Date to must be a real date"),
     ("since=2026-13-01", "since", "Date from must be a real date"),
     ("since=next+week", "since", "Date from must be a date, like 24/11/2026"),
+    ("since=0001-01-01T00:00%2B05:00", "since", "Date from must be a date, like 24/11/2026"),
+    ("until=31/12/9999", "until", "Date to must be a real date"),
     ("since=25/11/2026&until=24/11/2026", "until",
      "Date to must be the same as or after date from")])
 def test_an_impossible_date_is_a_400_naming_the_field(api, web, session, query, field,
