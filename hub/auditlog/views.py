@@ -171,7 +171,7 @@ def person_history(person_id: int):
     return _history({"title": title, "parties": parties, "link": {"person_id": person_id},
                      "show_case": True}, {"person_id": person_id},
                     {"subject_ids": [person_id], "classes": sorted(classes),
-                     "details": {"person_id": person_id}})
+                     "purpose": "dpo-review", "details": {"person_id": person_id}})
 
 
 @bp.get("/users/<username>")

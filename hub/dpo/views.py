@@ -57,7 +57,7 @@ def dashboard():
 
 def _search(schema, name: str) -> tuple[str | None, dict]:
     """The text searched for, or the page's errors; (None, {}) when nothing was asked."""
-    if name not in request.args and len(request.args) == 0:
+    if not request.args:  # the page itself, before anything was typed
         return None, {}
     try:
         return schema.load(request.args.to_dict())[name].strip(), {}
