@@ -18,9 +18,10 @@ from hub.cases.models import (
     Person,
     PersonChange,
 )
-from hub.policy import CaseDecision
+from hub.policy import CaseDecision, current_policy
 
 VICTIM_LOCATION_FIELDS = ("address", "phone", "email", "workplace")
+LOCATION = "victim.location"
 
 
 @dataclass
@@ -57,6 +58,10 @@ def holders(case: Case, decision: CaseDecision, entries: list[Entry],
     for info_class in _person_classes(case):
         if referrer and not decision.can_read(info_class):
             out.setdefault(info_class, set()).add(referrer)
+    if not decision.can_read(LOCATION):
+        # Whether a victim's address is on file is itself something about where she is:
+        # those denied it are always told who keeps such details, never whether any exist.
+        out[LOCATION] = set(current_policy().owners(LOCATION))
     for change in (c for person in changes.values() for c in person):
         if not decision.can_read(change.info_class):
             out.setdefault(change.info_class, set()).add(change.agency.code)

@@ -66,7 +66,22 @@ def test_a_new_case_names_only_agencies_that_hold_something(api, session):
     body = api("nhs.clinician").get(f"/cases/{case['id']}").get_json()
     for empty in ("intelligence", "victim.support", "legal"):
         assert detail(body, empty)["ask"] == [], empty  # nobody has recorded any yet
-    assert detail(body, "victim.location")["ask"] == ["police"]  # the referrer holds it
+    assert detail(body, "victim.location")["ask"] == ["advocacy", "police"]  # see below
+
+
+@pytest.mark.parametrize("username", ["nhs.clinician", "probation.officer"])
+def test_whether_a_victims_address_is_on_file_is_not_told_to_perpetrator_facing_workers(
+        api, session, username):
+    """Knowing that an address is on file is knowing something about where she is: those
+    denied victim.location are told who keeps such details, the same with or without."""
+    answers = []
+    for victim in ({"name": "Vera Nowhere"},
+                   {"name": "Vera Somewhere", "address": "1 Hidden Way, London N1 0ZZ"}):
+        case = new_case(api, members=(username,), victim=victim)
+        body = api(username).get(f"/cases/{case['id']}").get_json()
+        answers.append(detail(body, "victim.location"))
+    assert answers[0] == answers[1] == {"class": "victim.location", "partly": False,
+                                        "ask": ["advocacy", "police"]}
 
 
 def test_holders_are_the_agencies_whose_entries_are_withheld(api, session):
@@ -96,8 +111,8 @@ def test_the_panel_on_a_new_case_names_nobody_for_what_nobody_holds(api, client,
     panel = " ".join(text_by_id(html(client.get(f"/cases/{case['id']}")),
                                 "withheld-list").split())
     assert "Police intelligence: nothing recorded on this case yet" in panel
-    assert "held by Police" in panel  # the victim's address, which police referred
-    assert "CPS" not in panel and "Advocacy service" not in panel
+    assert "held by Advocacy service, Police" in panel  # a victim's address: always
+    assert "CPS" not in panel
 
 
 # -- the summary at the top --------------------------------------------------------------
