@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hub.cases import queries
+from hub.cases import queries, subjects
 from hub.cases.models import (
     ENCRYPTED_FIELDS,
     PERSON_FIELDS,
@@ -173,8 +173,7 @@ def entry_list(case: Case, decision: CaseDecision, entries: list[Entry], agency:
 
 def entry_out(entry: Entry, case: Case, out: Disclosure) -> dict:
     out.add(entry.info_class)
-    if entry.subject_person_id is not None:
-        out.subject_ids.add(entry.subject_person_id)
+    out.subject_ids.update(subjects.people_of(entry, case))  # named, or whom its class is about
     current = entry.current
     return {"id": entry.id, "kind": entry.kind, "class": entry.info_class,
             "body": current.content(case).get("body", ""), "version": entry.version,

@@ -11,7 +11,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DatabaseError
 
 from hub.auditlog.models import AuditEvent
@@ -330,6 +330,21 @@ def test_with_two_victims_a_note_is_about_both_unless_its_author_names_one(api, 
     assert sorted(_bodies(_bundle(api, wanda)), key=str) == sorted([None, only_wanda], key=str)
     notes = json.dumps(api("advocate").get(f"/cases/{case['id']}/notes").json)
     assert only_wanda in notes and both not in notes and only_vera not in notes
+
+
+def test_reading_a_note_about_both_victims_is_logged_as_a_disclosure_about_both(api, session):
+    """A note that names nobody is about everyone its class concerns: the read's event must
+    say so, or neither sister's bundle would list who read it."""
+    case = _two_victims(api)
+    vera, wanda = (v["id"] for v in case["victims"])
+    assert api("advocate").post(f"/cases/{case['id']}/notes", json={
+        "body": "Both sisters asked for a joint safety review.",
+        "class": "victim.support"}).status_code == 201
+    before = session.scalar(select(func.max(AuditEvent.seq)))
+    assert api("advocate").get(f"/cases/{case['id']}/notes").status_code == 200
+    read = session.scalars(select(AuditEvent).where(AuditEvent.seq > before,
+                                                    AuditEvent.action == "entry:list")).one()
+    assert {vera, wanda} <= set(read.subject_ids)
 
 
 def test_the_note_page_asks_which_victim_only_when_there_are_several(api, client, session):
