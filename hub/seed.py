@@ -113,8 +113,9 @@ def seed_demo() -> dict[str, int]:
     created = {"areas": 0, "agencies": 0, "users": 0, "cases": 0}
     for code, name in AREAS.items():
         created["areas"] += _ensure(Area, code=code, name=name)
-    for code, spec in current_app.extensions["hub.policy"].set.agencies.items():
-        created["agencies"] += _ensure(Agency, code=code, name=spec["name"])
+    # One demo agency per kind in the policy, named after it: its code is its kind.
+    for kind, spec in current_app.extensions["hub.policy"].set.agencies.items():
+        created["agencies"] += _ensure(Agency, code=kind, name=spec["name"], kind=kind)
     db.session.flush()
     for username, display, agency, role, area, _member in USERS:
         if _by(User, username=username) is None:

@@ -22,13 +22,25 @@ class Area(db.Model):
 
 
 class Agency(db.Model):
-    """A partner organisation; ``code`` is the agency name the policy speaks of."""
+    """A partner organisation, or the hub's own staff.
+
+    The policy speaks of its ``kind``, so a new agency gets what its kind gets the moment
+    it exists; ``code`` names this one agency, on case teams, in the audit log and the API.
+    """
 
     __tablename__ = "agencies"
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  #: lower-case, digits, hyphens
     name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(32))  #: a kind of agency in policies/roles.yaml
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))  #: None: every area
     active: Mapped[bool] = mapped_column(default=True)  #: suspended agencies sign nobody in
+
+    area: Mapped[Area | None] = relationship(lazy="joined")
+
+    def serves(self, area: Area) -> bool:
+        """An agency with an area works there only: its staff join no team elsewhere."""
+        return self.area_id is None or self.area_id == area.id
 
 
 class User(UserMixin, db.Model):

@@ -59,7 +59,7 @@ def check(author, text: str | None, *, field: str, area: str, info_class: str,
     hits = found(text, locations)
     if not hits:
         return
-    if not policy.sees_whole(author.agency.code, author.role, area, GUARDED):
+    if not policy.sees_whole(author.agency.kind, author.role, area, GUARDED):
         _flag(author, hits, field, info_class, exposed, case_id)
         return
     entitled = policy.readers(area, info_class, kind) - policy.exposed(

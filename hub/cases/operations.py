@@ -71,10 +71,13 @@ def _reference(area: Area, referred_on: date, case_id: int) -> str:
 
 def create_case(user: User, data: dict) -> Case:
     """A referral: the case, its perpetrator and victims, and the referrer on the team."""
-    area_code = data.get("area") or (user.area.code if user.area else None)
+    home = user.agency.area or user.area  # an agency with an area works there only
+    area_code = data.get("area") or (home.code if home else None)
     area = db.session.scalar(select(Area).where(Area.code == area_code)) if area_code else None
     if area is None:
         raise Invalid("unknown area", "area")
+    if not user.agency.serves(area):  # the referrer joins the team: only in their area
+        raise Invalid("your agency works in another area", "area")
     location_guard.check(user, data.get("summary"), field="summary", area=area.code,
                          info_class="case.core",
                          locations=location_guard.new_case_locations(data["victims"]))
@@ -135,17 +138,20 @@ def add_member(user: User, case: Case, data: dict) -> Membership:
         member = db.session.scalar(select(User).where(User.username == data["username"]))
         if member is None or not member.active:
             raise Invalid("no such active user", "username")
-        if not current_policy().is_known_role(member.agency.code, member.role) or \
-                member.agency.code == "hub":
+        if not _works_cases(member.agency, member.role):
             raise Invalid("this user does not work cases", "username")
+        if not member.agency.serves(case.area):
+            raise Invalid("this user's agency works in another area", "username")
         if any(m.user_id == member.id for m in active):
             raise Conflict("already on the case team", "username")
         membership = Membership(case=case, user_id=member.id, added_by_id=user.id)
         details = {"member_user_id": member.id}
     else:
         agency = db.session.scalar(select(Agency).where(Agency.code == data["agency"]))
-        if agency is None or agency.code == "hub":
+        if agency is None or not current_policy().does_casework(agency.kind):
             raise Invalid("no such partner agency", "agency")
+        if not agency.serves(case.area):
+            raise Invalid("that agency works in another area", "agency")
         if any(m.agency_id == agency.id for m in active):
             raise Conflict("that agency is already on the case team", "agency")
         membership = Membership(case=case, agency_id=agency.id, added_by_id=user.id)
@@ -156,6 +162,12 @@ def add_member(user: User, case: Case, data: dict) -> Membership:
                  details={**details, "membership_id": membership.id}, user=user)
     audit.commit()
     return membership
+
+
+def _works_cases(agency: Agency, role: str) -> bool:
+    """A role its agency's kind has, of a kind whose staff do casework (roles.yaml)."""
+    policy = current_policy()
+    return policy.does_casework(agency.kind) and policy.is_known_role(agency.kind, role)
 
 
 def add_entry(user: User, case: Case, decision: CaseDecision, data: dict) -> Entry:
@@ -225,14 +237,17 @@ def write_version(case: Case, entry: Entry, author: User, body: str) -> EntryVer
 
 
 def _narrowing(user: User, agencies: list[str] | None) -> list[str] | None:
-    """Narrowing can only take away: the author's own agency always keeps the entry."""
+    """Narrowing can only take away: the author's own agency always keeps the entry.
+    It names kinds of agency, as the policy does (a note for police is for every police
+    agency on the team), and only kinds whose staff do casework."""
     if agencies is None:
         return None
-    known = set(db.session.scalars(select(Agency.code).where(Agency.code != "hub")))
+    known = set(current_policy().casework_kinds())
     unknown = sorted(set(agencies) - known)
     if unknown:
-        raise Invalid(f"unknown agencies: {', '.join(unknown)}", "restricted_to")
-    return sorted(set(agencies) | {user.agency.code})
+        raise Invalid(f"unknown agencies: {', '.join(unknown)}; name kinds of agency: "
+                      f"{', '.join(sorted(known))}", "restricted_to")
+    return sorted(set(agencies) | {user.agency.kind})
 
 
 def break_glass(user: User, case: Case, reason: str) -> BreakGlassGrant:

@@ -45,11 +45,9 @@ class Page:
 
 def relationship(principal: Principal, case: Case) -> Relationship | None:
     """Why ``principal`` may be looking at ``case``: a team member, or break-glass."""
-    agency_id = select(Agency.id).where(Agency.code == principal.agency).scalar_subquery()
-    member = db.session.scalar(select(func.count()).where(
-        Membership.case_id == case.id, Membership.removed_at.is_(None),
-        (Membership.user_id == principal.user_id) | (Membership.agency_id == agency_id)))
-    if member:
+    # The same places (named, or the principal's own agency) that lists are filtered by.
+    place = plan.member_case_ids(principal).where(Membership.case_id == case.id).limit(1)
+    if db.session.scalar(place) is not None:
         return Relationship.MEMBER
     if active_grant(principal, case) is not None:
         return Relationship.BREAK_GLASS
@@ -169,10 +167,11 @@ def membership(case: Case, membership_id: int) -> Membership | None:
 
 
 def caseworking_roles() -> list[tuple[str, str]]:
-    """(agency, role) pairs that work cases: partner agencies' roles that list cases."""
+    """(agency kind, role) pairs that work cases: roles that list cases, of the kinds of
+    agency whose staff do casework (policies/roles.yaml)."""
     policy = current_policy()
-    return sorted((agency, role) for agency in policy.set.agencies if agency != "hub"
-                  for role, allowed in policy.roles(agency).items()
+    return sorted((kind, role) for kind in policy.casework_kinds()
+                  for role, allowed in policy.roles(kind).items()
                   if Permission.CASE_LIST in allowed)
 
 
@@ -188,15 +187,15 @@ def staff_matching(name: str) -> list[User]:
         select(User).join(Agency, User.agency_id == Agency.id)
         .where(User.active, Agency.active,
                func.lower(User.display_name).like(pattern, escape="\\"),
-               or_(*(and_(Agency.code == a, User.role == r) for a, r in pairs)))
+               or_(*(and_(Agency.kind == k, User.role == r) for k, r in pairs)))
         .order_by(User.display_name, User.id).limit(STAFF_SHOWN)))
 
 
 def partner_agencies() -> list[Agency]:
     """Active agencies with caseworkers, which may join a case team as a whole."""
-    codes = sorted({agency for agency, _role in caseworking_roles()})
+    kinds = sorted({kind for kind, _role in caseworking_roles()})
     return list(db.session.scalars(
-        select(Agency).where(Agency.active, Agency.code.in_(codes)).order_by(Agency.code)))
+        select(Agency).where(Agency.active, Agency.kind.in_(kinds)).order_by(Agency.code)))
 
 
 def case_by_reference(reference: str) -> Case | None:

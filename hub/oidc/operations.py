@@ -144,7 +144,7 @@ def _mapped_role(provider: IdentityProvider, claims: dict) -> str:
     value = claims.get(provider.role_claim)
     values = value if isinstance(value, list) else [value]
     roles = {provider.role_map.get(v) for v in values if isinstance(v, str)} - {None}
-    known = {r for r in roles if current_policy().is_known_role(provider.agency.code, r)}
+    known = {r for r in roles if current_policy().is_known_role(provider.agency.kind, r)}
     if len(known) != 1:  # none, or an ambiguous choice: refuse rather than guess
         _refuse(provider, f"claim {provider.role_claim!r} maps to no single known role",
                 details={"claim_values": [str(v)[:64] for v in values][:5]})

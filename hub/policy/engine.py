@@ -19,21 +19,28 @@ from hub.policy.permissions import CASE_STATUSES, ClassAction, Permission, Relat
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: the facts about a signed-in user that the policy looks at."""
+    """Who is asking: the facts about a signed-in user that the policy looks at.
+
+    ``agency`` is the KIND of their agency (``police``, ``nhs``... the keys of roles.yaml),
+    which is what rules, roles and an author's narrowing speak of: a second police force
+    is ``police`` to the policy. Which agency they belong to (a place on a case team is
+    held by one agency, not by a kind) is ``agency_id``.
+    """
 
     user_id: int
     username: str
-    agency: str
+    agency: str  #: the agency's kind
     role: str
-    area: str | None = None
-    #: the agency's row id when known: lets SQL filters use a literal the planner can
-    #: estimate, instead of a sub-select by ``agency`` code
+    area: str | None = None  #: the area they work in: their agency's, if it has one
+    #: their agency's row id: case teams hold agencies, not kinds. None (a principal made
+    #: up by a policy test or command) is a member through named places only.
     agency_id: int | None = None
 
     @classmethod
     def of(cls, user) -> Principal:
-        return cls(user.id, user.username, user.agency.code, user.role,
-                   user.area.code if user.area else None, user.agency_id)
+        area = user.agency.area or user.area  # an agency with an area serves only it
+        return cls(user.id, user.username, user.agency.kind, user.role,
+                   area.code if area else None, user.agency_id)
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,8 @@ class CaseDecision:
         return grant is not None and grant.kinds is None
 
     def can_read_entry(self, info_class: str, kind: str, restricted_to, agency: str) -> bool:
-        """DOMAIN rule 5: an author's narrowing can only take away, never add."""
+        """DOMAIN rule 5: an author's narrowing can only take away, never add.
+        ``restricted_to`` and ``agency`` (the reader's) are agency kinds, as in the policy."""
         grant = self.read.get(info_class)
         if grant is None or (grant.kinds is not None and kind not in grant.kinds):
             return False
@@ -144,7 +152,20 @@ class Policy:
 
     # -- permissions that are not about classes ------------------------------------------
     def roles(self, agency: str) -> dict[str, frozenset[Permission]]:
+        """The roles of an agency kind; none for an unknown kind."""
         return self.set.agencies.get(agency, {}).get("roles", {})
+
+    def is_known_kind(self, kind: str) -> bool:
+        return kind in self.set.agencies
+
+    def does_casework(self, kind: str) -> bool:
+        """Whether staff of this kind of agency work cases (join teams, read content).
+        The hub's own staff do not (``casework: false``); an unknown kind does not."""
+        return self.set.agencies.get(kind, {}).get("casework", False)
+
+    def casework_kinds(self) -> tuple[str, ...]:
+        """Kinds whose staff work cases, in the policy's order: what narrowing may name."""
+        return tuple(k for k in self.set.agencies if self.does_casework(k))
 
     def is_known_role(self, agency: str, role: str) -> bool:
         return role in self.roles(agency)

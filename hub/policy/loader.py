@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from hub.policy.permissions import (
     CASE_STATUSES,
+    CASEWORK,
     ENTRY_KINDS,
     PARTIES,
     ClassAction,
@@ -54,7 +56,8 @@ class Rule:
 @dataclass(frozen=True)
 class PolicySet:
     classes: dict[str, str]
-    agencies: dict[str, dict]  #: code -> {"name", "roles": {role: frozenset[Permission]}}
+    #: agency kind -> {"name", "casework": bool, "roles": {role: frozenset[Permission]}}
+    agencies: dict[str, dict]
     base_rules: tuple[Rule, ...]
     area_rules: dict[str, tuple[Rule, ...]]  #: area code -> its (deny-only) rules
     area_names: dict[str, str]
@@ -195,21 +198,45 @@ def _check_rule_kinds(rules, kinds: dict[str, frozenset[str]]) -> None:
                                   f"{', '.join(sorted(rule.kinds))} may be filed as {name}")
 
 
+# A kind is stored on each agency row (String(32)), as agency codes are.
+KIND_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_KIND_FIELDS = ("name", "casework", "roles")
+
+
 def _load_agencies(path: Path) -> dict[str, dict]:
+    """Every kind of agency: its name, whether its staff do casework, its roles."""
     raw = _read(path, _RolesFileSchema())["agencies"]
-    agencies = {}
-    for code, spec in raw.items():
-        roles = spec.get("roles")
-        if not isinstance(roles, dict) or not roles:
-            raise PolicyError(f"{path.name}: agency {code}: needs a roles mapping")
-        parsed = {}
-        for role, perms in roles.items():
-            try:
-                parsed[role] = frozenset(Permission(p) for p in perms or [])
-            except (ValueError, TypeError) as exc:
-                raise PolicyError(f"{path.name}: agency {code} role {role}: {exc}") from None
-        agencies[code] = {"name": spec.get("name", code), "roles": parsed}
-    return agencies
+    return {kind: _load_kind(path, kind, spec) for kind, spec in raw.items()}
+
+
+def _load_kind(path: Path, kind: str, spec: dict) -> dict:
+    if not KIND_NAME.match(kind):
+        raise PolicyError(f"{path.name}: agency {kind!r}: a kind is lower-case letters, "
+                          "digits and hyphens, at most 32")
+    unknown = next((k for k in spec if k not in _KIND_FIELDS), None)
+    if unknown is not None:
+        raise PolicyError(f"{path.name}: agency {kind}: unknown field {unknown!r}")
+    casework = spec.get("casework", True)
+    if not isinstance(casework, bool):
+        raise PolicyError(f"{path.name}: agency {kind}: casework must be true or false")
+    roles = spec.get("roles")
+    if not isinstance(roles, dict) or not roles:
+        raise PolicyError(f"{path.name}: agency {kind}: needs a roles mapping")
+    parsed = {role: _permissions(path, kind, role, perms, casework)
+              for role, perms in roles.items()}
+    return {"name": spec.get("name", kind), "casework": casework, "roles": parsed}
+
+
+def _permissions(path: Path, kind: str, role: str, perms, casework: bool) -> frozenset:
+    try:
+        parsed = frozenset(Permission(p) for p in perms or [])
+    except (ValueError, TypeError) as exc:
+        raise PolicyError(f"{path.name}: agency {kind} role {role}: {exc}") from None
+    found = sorted(parsed & CASEWORK) if not casework else []
+    if found:  # staff who never join a team could not use it, or would need a way round
+        raise PolicyError(f"{path.name}: agency {kind} role {role}: {found[0]} is casework, "
+                          f"which agency {kind} does not do")
+    return parsed
 
 
 def _load_rules(path: Path, classes, agencies, area) -> tuple[Rule, ...]:
@@ -244,6 +271,10 @@ def _rule_problem(raw: dict, classes, agencies, area) -> str | None:
     unknown_agency = next((a for a in raw["agencies"] if a not in agencies), None)
     if unknown_agency:
         return f"unknown agency '{unknown_agency}'"
+    no_casework = next((a for a in raw["agencies"] if not agencies[a]["casework"]), None)
+    if raw["effect"] == "allow" and no_casework:  # DOMAIN rule 8: hub staff see no content
+        return (f"agency {no_casework} does no casework (roles.yaml): no rule may give it "
+                "case content")
     for role in raw.get("roles", []):
         if not any(role in agencies[a]["roles"] for a in raw["agencies"]):
             return f"unknown role '{role}'"

@@ -17,6 +17,12 @@ class Permission(StrEnum):
     SUBJECT_ACCESS_READ = "subject-access:read"
 
 
+# Permissions that only make sense for someone on case teams: a kind of agency whose staff
+# do no casework (`casework: false` in roles.yaml) may hold none of them.
+CASEWORK = frozenset({Permission.CASE_BREAK_GLASS, Permission.CASE_CREATE, Permission.CASE_LIST,
+                      Permission.CASE_MEMBER_ADD, Permission.ENTRY_CREATE})
+
+
 class ClassAction(StrEnum):
     """What a class rule grants or denies."""
 

@@ -13,19 +13,19 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from hub.accounts.models import Agency, Area
+from hub.accounts.models import Area
 from hub.cases.models import BreakGlassGrant, Case, CaseParty, Entry, Membership, Person
 from hub.policy.engine import CaseDecision, Policy, Principal
 from hub.policy.permissions import CASE_STATUSES, Relationship
 
 
 def member_case_ids(principal: Principal) -> Select:
-    """Cases whose team holds the principal, by name or as a whole agency."""
-    agency_id = principal.agency_id if principal.agency_id is not None else \
-        select(Agency.id).where(Agency.code == principal.agency).scalar_subquery()
-    return select(Membership.case_id).where(
-        Membership.removed_at.is_(None),
-        or_(Membership.user_id == principal.user_id, Membership.agency_id == agency_id))
+    """Cases whose team holds the principal, by name or as their whole agency (the agency
+    itself, never every agency of its kind)."""
+    places = [Membership.user_id == principal.user_id]
+    if principal.agency_id is not None:
+        places.append(Membership.agency_id == principal.agency_id)
+    return select(Membership.case_id).where(Membership.removed_at.is_(None), or_(*places))
 
 
 def is_member(principal: Principal) -> ColumnElement[bool]:
@@ -107,8 +107,8 @@ def matches_search(policy: Policy, principal: Principal, now: datetime,
 
 
 def readable_entries(decision: CaseDecision, agency: str) -> ColumnElement[bool]:
-    """Entries of one case that ``decision`` lets ``agency`` read, author narrowing included
-    (DOMAIN rule 5): the SQL twin of ``CaseDecision.can_read_entry``."""
+    """Entries of one case that ``decision`` lets ``agency`` (a kind) read, author narrowing
+    included (DOMAIN rule 5): the SQL twin of ``CaseDecision.can_read_entry``."""
     classes = []
     for name, grant in sorted(decision.read.items()):
         clause = Entry.info_class == name
@@ -117,7 +117,7 @@ def readable_entries(decision: CaseDecision, agency: str) -> ColumnElement[bool]
         classes.append(clause)
     if not classes:
         return false()
-    # restricted_to is a JSON list of agency codes, or JSON null / SQL NULL when the
+    # restricted_to is a JSON list of agency kinds, or JSON null / SQL NULL when the
     # author did not narrow the entry. Codes are quoted in the JSON text, so '"nhs"'
     # cannot match a longer code that merely contains it.
     text = cast(Entry.restricted_to, String)

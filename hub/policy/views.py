@@ -30,9 +30,9 @@ def matrix():
 
 
 def _roles(policy) -> list[tuple[str, str]]:
-    """Roles that work cases; hub roles (DPO, administrator) see no case content."""
-    return [(agency, role) for agency, spec in policy.set.agencies.items()
-            for role in spec["roles"] if agency != "hub"]
+    """Roles of the kinds of agency that do casework; the hub's own staff (DPOs,
+    administrators) see no case content, so have no column."""
+    return [(kind, role) for kind in policy.casework_kinds() for role in policy.roles(kind)]
 
 
 def _areas(policy) -> list[dict]:
