@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
+from hub.admin.cli import agency as agency_commands
+from hub.admin.cli import area as area_commands
 from hub.auditlog.cli import audit as audit_commands
 from hub.config import ConfigError
 from hub.dpo.cli import dpo as dpo_commands
@@ -38,6 +40,8 @@ def register(app) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(dpo_commands)
     app.cli.add_command(audit_commands)
+    app.cli.add_command(area_commands)
+    app.cli.add_command(agency_commands)
 
 
 @click.command("seed-demo")

@@ -94,18 +94,68 @@ def admin_reactivate_user(user_id: int):
     return jsonify(s.user_out(user))
 
 
+# -- areas and agencies ------------------------------------------------------------------
+@bp.get("/admin/areas")
+def admin_areas():
+    _admin("admin:area:list")
+    return jsonify(items=[s.area_out(a) for a in queries.areas()])
+
+
+@bp.post("/admin/areas")
+def admin_create_area():
+    """A new area; its cases are open to nobody until the policy has its file."""
+    access.require(Permission.ADMIN_MANAGE)
+    return jsonify(s.area_out(operations.create_area(load(s.AreaIn()), g.user))), 201
+
+
+@bp.get("/admin/areas/<int:area_id>")
+def admin_area(area_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    area = _found(queries.area(area_id), "admin:area:read", requested_id=area_id)
+    _admin("admin:area:read", area_id=area.id)
+    return jsonify(s.area_out(area))
+
+
+@bp.patch("/admin/areas/<int:area_id>")
+def admin_update_area(area_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    area = _found(queries.area(area_id), "admin:area:update", requested_id=area_id)
+    changes = load(s.AreaUpdateIn())
+    if not changes:
+        raise BadInput("send the name to change", "body")
+    return jsonify(s.area_out(operations.update_area(area, changes, g.user)))
+
+
 @bp.get("/admin/agencies")
 def admin_agencies():
     _admin("admin:agency:list")
     return jsonify(items=[s.agency_out(a) for a in queries.agencies()])
 
 
+@bp.post("/admin/agencies")
+def admin_create_agency():
+    """A new agency of a kind in the policy, which it works under from now on."""
+    access.require(Permission.ADMIN_MANAGE)
+    return jsonify(s.agency_out(operations.create_agency(load(s.AgencyIn()), g.user))), 201
+
+
+@bp.get("/admin/agencies/<int:agency_id>")
+def admin_agency(agency_id: int):
+    access.require(Permission.ADMIN_MANAGE)
+    agency = _found(queries.agency(agency_id), "admin:agency:read", requested_id=agency_id)
+    _admin("admin:agency:read", agency_id=agency.id)
+    return jsonify(s.agency_out(agency))
+
+
 @bp.patch("/admin/agencies/<int:agency_id>")
 def admin_update_agency(agency_id: int):
+    """Rename, re-area, correct the kind of, suspend or reactivate an agency."""
     access.require(Permission.ADMIN_MANAGE)
     agency = _found(queries.agency(agency_id), "admin:agency:update", requested_id=agency_id)
-    operations.set_agency_active(agency, load(s.AgencyUpdateIn())["active"], g.user)
-    return jsonify(s.agency_out(agency))
+    changes = load(s.AgencyUpdateIn())
+    if not changes:
+        raise BadInput("send at least one of name, kind, area and active", "body")
+    return jsonify(s.agency_out(operations.update_agency(agency, changes, g.user)))
 
 
 @bp.get("/admin/roles")

@@ -1,13 +1,15 @@
-"""Every administrative write: users, agencies, identity providers, and issuing temporary
-passwords. Each is audited in the same transaction as the change, and none touches case
-content."""
+"""Every administrative write: users, areas, agencies, identity providers, and issuing
+temporary passwords. Each is audited in the same transaction as the change, and none touches
+case content."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.accounts import operations as accounts
 from hub.accounts.models import Agency, ApiToken, Area, User, UserSession
+from hub.admin import queries
 from hub.auditlog import writer as audit
 from hub.extensions import db
 from hub.oidc import client as oidc_client
@@ -26,7 +28,8 @@ class AdminError(Exception):
 
 
 def _require_role(agency: Agency, role: str) -> None:
-    if not current_policy().is_known_role(agency.code, role):
+    """Roles belong to the agency's kind (roles.yaml), whichever agency of it this is."""
+    if not current_policy().is_known_role(agency.kind, role):
         raise AdminError(f"{agency.code} has no role {role!r}", "role")
 
 
@@ -78,11 +81,7 @@ def create_local_user(data: dict, by: User) -> tuple[User, str]:
     if agency is None:
         raise AdminError("unknown agency", "agency")
     _require_role(agency, data["role"])
-    area = None
-    if data.get("area"):
-        area = db.session.scalar(select(Area).where(Area.code == data["area"]))
-        if area is None:
-            raise AdminError("unknown area", "area")
+    area = _staff_area(agency, data.get("area"))
     if db.session.scalar(select(User.id).where(User.username == data["username"])):
         raise AdminError("this username is in use", "username", 409)
     user = User(username=data["username"], display_name=data["display_name"], agency=agency,
@@ -97,38 +96,177 @@ def create_local_user(data: dict, by: User) -> tuple[User, str]:
     return user, password
 
 
+def _staff_area(agency: Agency, code: str | None) -> Area | None:
+    """The area a new user works in: their agency's, when it has one."""
+    area = _area_named(code)
+    if agency.area is not None and area not in (None, agency.area):
+        raise AdminError(f"{agency.name} works in {agency.area.name} only", "area")
+    return agency.area or area
+
+
 def reactivate_user(user: User, by: User) -> None:
     user.active, user.deactivated_at = True, None
     audit.record("admin:user:reactivate", details={"target_user_id": user.id}, user=by)
     audit.commit()
 
 
-# The agency whose users are the hub's own administrators and DPOs. Suspending it would lock
-# out everyone who could undo the suspension or review the log, so nobody may.
-HUB_AGENCY = "hub"
-HUB_REFUSAL = ("The hub's own agency cannot be suspended: its users are the hub's "
-               "administrators and data protection officers, and all of them would be locked out.")
+# -- areas and agencies --------------------------------------------------------------------
+# ``by`` is None when an operator runs a `hub` command: the event says "hub-cli" instead.
+
+def create_area(data: dict, by: User | None) -> Area:
+    """A new area (a STAC). Its cases are open to nobody until the policy has a file for it."""
+    if _area_named(data["code"], required=False) is not None:
+        raise AdminError("an area with this code already exists", "code")
+    area = _added(Area(code=data["code"], name=data["name"]), "an area")
+    audit.record("admin:area:create", details={"area_id": area.id, "area": area.code}, user=by)
+    audit.commit()
+    return area
 
 
-def check_suspension(agency: Agency, by: User) -> None:
+def update_area(area: Area, changes: dict, by: User | None) -> Area:
+    """Only the name: the code is the policy file's name and in every case reference."""
+    area.name = changes.get("name", area.name)
+    audit.record("admin:area:update", details={"area_id": area.id, "area": area.code,
+                                               "fields": sorted(changes)}, user=by)
+    audit.commit()
+    return area
+
+
+def create_agency(data: dict, by: User | None) -> Agency:
+    """A new agency, which gets what the policy gives its kind from this moment."""
+    if db.session.scalar(select(Agency.id).where(Agency.code == data["code"])) is not None:
+        raise AdminError("an agency with this code already exists", "code")
+    _require_kind(data["kind"])
+    area = _area_named(data.get("area"))
+    agency = _added(Agency(code=data["code"], name=data["name"], kind=data["kind"],
+                           area=area), "an agency")
+    audit.record("admin:agency:create", details={
+        "agency_id": agency.id, "agency": agency.code, "kind": agency.kind,
+        "area": area.code if area else None}, user=by)
+    audit.commit()
+    return agency
+
+
+def update_agency(agency: Agency, changes: dict, by: User | None) -> Agency:
+    """Change any of name, kind, area and active, all or nothing. Everything is checked
+    before anything changes, so a refusal leaves the agency as it was."""
+    if changes.get("active") is False:
+        check_suspension(agency, by)
+    details = _checked_changes(agency, changes)
+    moved = _apply(agency, changes)
+    fields = sorted(k for k in changes if k != "active")
+    if fields:
+        audit.record("admin:agency:update", details={
+            "agency_id": agency.id, "agency": agency.code, "fields": fields, **details,
+            **({"staff_moved": moved} if moved else {})}, user=by)
+    if "active" in changes:
+        _set_active(agency, changes["active"], by)
+    audit.commit()
+    return agency
+
+
+def _checked_changes(agency: Agency, changes: dict) -> dict:
+    """What a change of kind or area would be, as the audit event records it; raises if
+    it may not be made."""
+    details = {}
+    if "kind" in changes and changes["kind"] != agency.kind:
+        _require_kind(changes["kind"])
+        if queries.agency_in_use(agency):
+            raise AdminError("this agency has staff, an identity provider or places on case "
+                             "teams, so its kind cannot change: add a new agency instead",
+                             "kind", 409)
+        details["kind"] = [agency.kind, changes["kind"]]
+    area = _area_named(changes.get("area")) if "area" in changes else agency.area
+    if area != agency.area:
+        elsewhere = queries.team_places_outside(agency, area) if area else 0
+        if elsewhere:
+            raise AdminError(f"this agency or its staff are on {elsewhere} case "
+                             f"team{'s' if elsewhere > 1 else ''} outside {area.name}: "
+                             "take them off first", "area", 409)
+        details["area"] = [agency.area.code if agency.area else None,
+                           area.code if area else None]
+    return details
+
+
+def _apply(agency: Agency, changes: dict) -> int:
+    """Make the (checked) changes; returns how many staff moved to the agency's new area."""
+    agency.name = changes.get("name", agency.name)
+    agency.kind = changes.get("kind", agency.kind)
+    if "area" in changes:
+        agency.area = _area_named(changes["area"])
+        if agency.area is not None:  # an agency with an area: its staff work there
+            return db.session.execute(update(User).where(
+                User.agency_id == agency.id,
+                or_(User.area_id.is_(None), User.area_id != agency.area.id))
+                .values(area_id=agency.area.id)).rowcount
+    return 0
+
+
+def _require_kind(kind: str) -> None:
+    policy = current_policy()
+    if not policy.is_known_kind(kind):
+        raise AdminError(f"unknown kind of agency; the policy has: "
+                         f"{', '.join(policy.set.agencies)}", "kind")
+
+
+def _area_named(code: str | None, required: bool = True) -> Area | None:
+    """The area with ``code`` (None for no code). An unknown one is an error if required."""
+    if code is None:
+        return None
+    area = db.session.scalar(select(Area).where(Area.code == code))
+    if area is None and required:
+        raise AdminError("unknown area", "area")
+    return area
+
+
+def _added(row, what: str):
+    """Insert ``row``; a code taken meanwhile by someone else is the same 400 as before."""
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise AdminError(f"{what} with this code already exists", "code") from None
+    return row
+
+
+# Agencies whose kind does no casework (`casework: false` in roles.yaml) hold the hub's own
+# staff: its administrators and DPOs. Suspending one would lock out people who undo
+# suspensions or review the log, so none may be; their staff are deactivated one by one.
+STAFF_REFUSAL = ("The hub's own staff cannot be suspended as an agency: its users are the "
+                 "hub's administrators and data protection officers, and all of them would "
+                 "be locked out. Deactivate individual users instead.")
+
+
+def may_be_suspended(agency: Agency) -> bool:
+    policy = current_policy()
+    return not (policy.is_known_kind(agency.kind) and not policy.does_casework(agency.kind))
+
+
+def check_suspension(agency: Agency, by: User | None) -> None:
     """Raise (and audit) if ``by`` may not suspend ``agency``; asked before confirming too."""
-    if agency.code == HUB_AGENCY:
-        audit.record_now("admin:agency:suspend", "denied", rule="the hub's own agency",
+    if not may_be_suspended(agency):
+        audit.record_now("admin:agency:suspend", "denied",
+                         rule=f"agency kind {agency.kind} does no casework: the hub's own staff",
                          details={"agency_id": agency.id, "agency": agency.code}, user=by)
-        raise AdminError(HUB_REFUSAL, "active", 403)
-    if agency.id == by.agency_id:
+        raise AdminError(STAFF_REFUSAL, "active", 403)
+    if by is not None and agency.id == by.agency_id:
         raise AdminError("you cannot suspend your own agency", "active", 409)
 
 
 def set_agency_active(agency: Agency, active: bool, by: User) -> None:
     if not active:
         check_suspension(agency, by)
+    _set_active(agency, active, by)
+    audit.commit()
+
+
+def _set_active(agency: Agency, active: bool, by: User | None) -> None:
     agency.active = active
     if not active:
         _revoke_agency_credentials(agency)
     audit.record("admin:agency:" + ("reactivate" if active else "suspend"),
                  details={"agency_id": agency.id, "agency": agency.code}, user=by)
-    audit.commit()
 
 
 def _revoke_agency_credentials(agency: Agency) -> None:

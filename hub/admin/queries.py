@@ -1,10 +1,12 @@
-"""Admin reads. Users, agencies and providers only; case tables are never joined."""
+"""Admin reads. Users, areas, agencies and providers; of the case tables, only who holds a
+place on a team, counted, and never any case content."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 
 from hub.accounts.models import Agency, Area, User
+from hub.cases.models import Case, Membership
 from hub.extensions import db
 from hub.oidc.models import IdentityProvider
 
@@ -33,6 +35,33 @@ def agencies() -> list[Agency]:
 
 def areas() -> list[Area]:
     return list(db.session.scalars(select(Area).order_by(Area.name)))
+
+
+def area(area_id: int) -> Area | None:
+    return db.session.get(Area, area_id)
+
+
+def area_by_code(code: str) -> Area | None:
+    return db.session.scalar(select(Area).where(Area.code == code))
+
+
+def agency_in_use(agency: Agency) -> bool:
+    """Whether anyone or anything depends on the agency's kind: staff (whose roles are
+    the kind's), an identity provider (mapping claims to those roles), team places."""
+    used = [select(User.id).where(User.agency_id == agency.id),
+            select(IdentityProvider.id).where(IdentityProvider.agency_id == agency.id),
+            select(Membership.id).where(Membership.agency_id == agency.id)]
+    return any(db.session.scalar(q.limit(1)) is not None for q in used)
+
+
+def team_places_outside(agency: Agency, area: Area) -> int:
+    """Case teams outside ``area`` that hold the agency or any of its staff now."""
+    staff = select(User.id).where(User.agency_id == agency.id)
+    return db.session.scalar(
+        select(func.count(func.distinct(Membership.case_id)))
+        .join(Case, Case.id == Membership.case_id)
+        .where(Membership.removed_at.is_(None), Case.area_id != area.id,
+               or_(Membership.agency_id == agency.id, Membership.user_id.in_(staff)))) or 0
 
 
 def agency(agency_id: int) -> Agency | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from hub.cases.schemas import Strict
+from hub.policy import current_policy
 
 _SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,31}$", error="lower-case letters, digits, -")
 _CLAIM_VALUE = fields.String(validate=validate.Length(min=1, max=64))
@@ -45,8 +46,38 @@ class JsonBoolean(fields.Boolean):
         return value
 
 
+# Area and agency codes: lower-case letters, digits and hyphens (they appear in URLs, case
+# references, policy file names and the audit log).
+CODE = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,31}$",
+                       error="1 to 32 lower-case letters, digits or hyphens, not starting "
+                             "with a hyphen")
+_NAME = validate.Length(min=1, max=120)
+
+
+class AreaIn(Strict):
+    code = fields.String(required=True, validate=CODE)  #: the policy file's name, for ever
+    name = fields.String(required=True, validate=_NAME)
+
+
+class AreaUpdateIn(Strict):
+    name = fields.String(validate=_NAME)
+
+
+class AgencyIn(Strict):
+    code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True, validate=_NAME)
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=32))  #: roles.yaml
+    area = fields.String(load_default=None, allow_none=True,  #: None: serves every area
+                         validate=validate.Length(min=1, max=32))
+
+
 class AgencyUpdateIn(Strict):
-    active = JsonBoolean(required=True)  #: a suspension signs a whole agency out
+    """Any of these; what is not sent stays as it is."""
+
+    name = fields.String(validate=_NAME)
+    kind = fields.String(validate=validate.Length(min=1, max=32))
+    area = fields.String(allow_none=True, validate=validate.Length(min=1, max=32))
+    active = JsonBoolean()  #: a suspension signs a whole agency out
 
 
 class ProviderIn(Strict):
@@ -83,7 +114,16 @@ def user_out(user) -> dict:
 
 
 def agency_out(agency) -> dict:
-    return {"id": agency.id, "code": agency.code, "name": agency.name, "active": agency.active}
+    return {"id": agency.id, "code": agency.code, "name": agency.name, "kind": agency.kind,
+            "area": agency.area.code if agency.area else None, "active": agency.active,
+            "casework": current_policy().does_casework(agency.kind)}
+
+
+def area_out(area) -> dict:
+    """``has_policy``: whether policies/areas/ has its file; without one its cases are
+    open to nobody (the policy fails closed)."""
+    return {"id": area.id, "code": area.code, "name": area.name,
+            "has_policy": area.code in current_policy().set.area_rules}
 
 
 def provider_out(p) -> dict:

@@ -1,4 +1,5 @@
-"""Admin pages (Permission.ADMIN_MANAGE): users, agencies, roles, identity providers.
+"""Admin pages (Permission.ADMIN_MANAGE): users, roles, identity providers; areas and
+agencies are in hub/admin/agency_views.py, on the same blueprint.
 
 The same operations as the JSON API; every page view is audited; no case content.
 """
@@ -97,10 +98,10 @@ def _user_input(raw: dict) -> tuple[dict, dict]:
 
 
 def _agency_roles() -> list[tuple[str, str, list[str]]]:
-    """(agency code, agency name, its roles) for the form's grouped choice."""
+    """(agency code, agency name, the roles of its kind) for the form's grouped choice."""
     policy = current_policy()
-    return [(a.code, a.name, sorted(policy.roles(a.code))) for a in queries.agencies()
-            if a.code in policy.set.agencies]
+    return [(a.code, a.name, sorted(policy.roles(a.kind))) for a in queries.agencies()
+            if policy.is_known_kind(a.kind)]
 
 
 @bp.post("/users/<int:user_id>/reset-sign-in")
@@ -119,7 +120,7 @@ def reset_sign_in(user_id: int):
 def user(user_id: int):
     target = _user_or_404(user_id)
     return _page("admin/user.html", "admin:user:read", target=target,
-                 roles=sorted(current_policy().roles(target.agency.code)),
+                 roles=sorted(current_policy().roles(target.agency.kind)),
                  audit={"target_user_id": target.id})
 
 
@@ -153,75 +154,6 @@ def reactivate(user_id: int):
     operations.reactivate_user(target, g.user)
     flash(f"{target.username} can sign in again.")
     return redirect(url_for(".user", user_id=target.id)), 303
-
-
-@bp.get("/agencies")
-def agencies():
-    return _page("admin/agencies.html", "admin:agency:list", agencies=queries.agencies(),
-                 hub_agency=operations.HUB_AGENCY)
-
-
-def _agency_or_404(agency_id: int):
-    agency = queries.agency(agency_id)
-    if agency is None:
-        audit.record_now("admin:agency:read", "denied", rule="no such record",
-                         details={"requested_id": agency_id})
-        abort(404)
-    return agency
-
-
-@bp.post("/agencies/<int:agency_id>")
-def set_agency(agency_id: int):
-    """Reactivate at once; a suspension is only ever made from its confirmation page."""
-    agency = _agency_or_404(agency_id)
-    if request.form.get("active") != "yes":
-        return redirect(url_for(".confirm_suspension", agency_id=agency.id)), 303
-    operations.set_agency_active(agency, True, g.user)
-    flash(f"{agency.name} is active again. Its staff can sign in.")
-    return redirect(url_for(".agencies")), 303
-
-
-@bp.get("/agencies/<int:agency_id>/suspend")
-def confirm_suspension(agency_id: int):
-    agency = _agency_or_404(agency_id)
-    try:
-        operations.check_suspension(agency, g.user)
-    except operations.AdminError as exc:
-        return _suspension_refused(agency, exc)
-    audit.record_now("admin:agency:read", details={"agency_id": agency.id})
-    return _suspension_page(agency, {})
-
-
-@bp.post("/agencies/<int:agency_id>/suspend")
-def suspend_agency(agency_id: int):
-    agency = _agency_or_404(agency_id)
-    answer = request.form.get("confirm")
-    if answer == "no":
-        return redirect(url_for(".agencies")), 303
-    if answer != "yes":
-        return _suspension_page(agency, {"confirm": f"Select yes if you want to suspend "
-                                                    f"{agency.name}"}, 400)
-    staff = queries.active_staff(agency)
-    try:
-        operations.set_agency_active(agency, False, g.user)
-    except operations.AdminError as exc:
-        return _suspension_refused(agency, exc)
-    flash(f"{agency.name} is suspended. {_people(staff)} signed out.")
-    return redirect(url_for(".agencies")), 303
-
-
-def _people(count: int) -> str:
-    return f"{count} user{'' if count == 1 else 's'} {'was' if count == 1 else 'were'}"
-
-
-def _suspension_page(agency, errors: dict, status: int = 200):
-    return render_template("admin/suspend_agency.html", agency=agency, errors=errors,
-                           staff=queries.active_staff(agency)), status
-
-
-def _suspension_refused(agency, exc: operations.AdminError):
-    return render_template("admin/suspend_agency.html", agency=agency, errors={},
-                           refusal=exc.message), exc.status
 
 
 @bp.get("/roles")
@@ -330,3 +262,6 @@ def _form_values(provider) -> dict:
             "acr_values": " ".join(provider.acr_values),
             "required_amr": " ".join(provider.required_amr),
             "active": "yes" if provider.active else ""}
+
+
+from hub.admin import agency_views  # noqa: E402,F401  -- its routes join bp
