@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from hub.accounts.models import Agency, User
+from hub.accounts.models import Agency, Area, User
 from hub.policy import Permission, Principal
 from tests.helpers_matrix import (
     MEMBERS,
@@ -210,6 +210,25 @@ ROUTES.update({
                                            body=CORRECTION),
 })
 
+# Areas and agencies as data an administrator manages (issue 11): administrators only.
+ROUTES.update({
+    ("api.admin_areas", "GET"): perm("admin:manage"),
+    ("api.admin_create_area", "POST"): perm("admin:manage", body={}),
+    ("api.admin_area", "GET"): perm("admin:manage"),
+    ("api.admin_update_area", "PATCH"): perm("admin:manage", body={}),
+    ("api.admin_create_agency", "POST"): perm("admin:manage", body={}),
+    ("api.admin_agency", "GET"): perm("admin:manage"),
+    ("admin.areas", "GET"): perm("admin:manage"),
+    ("admin.new_area", "GET"): perm("admin:manage"),
+    ("admin.new_area", "POST"): perm("admin:manage", body={}),
+    ("admin.change_area", "GET"): perm("admin:manage"),
+    ("admin.change_area", "POST"): perm("admin:manage", body={}),
+    ("admin.new_agency", "GET"): perm("admin:manage"),
+    ("admin.new_agency", "POST"): perm("admin:manage", body={}),
+    ("admin.change_agency", "GET"): perm("admin:manage"),
+    ("admin.change_agency", "POST"): perm("admin:manage", body={}),
+})
+
 STATIC_FILES = {"static": "hub.css", "govuk_assets.static": "images/favicon.svg"}
 
 
@@ -263,6 +282,7 @@ def params(app) -> dict[str, object]:
         return {"case_id": case.id, "entry_id": order, "person_id": case.victims[0][0],
                 "user_id": nhs.id, "agency_id": db.session.scalar(
                     select(Agency.id).where(Agency.code == "nhs")),
+                "area_id": db.session.scalar(select(Area.id).where(Area.code == "london")),
                 "username": "nhs.clinician", "alert_id": 1, "provider_id": 1, "seq": 1,
                 "slug": "none", "session_id": 1, "token_id": 1,
                 "membership_id": _membership_id(db.session, case.id, nhs.id),
