@@ -78,6 +78,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.after_request(_retry_after)
     app.after_request(_security_headers)
     app.after_request(_log_refusal)
+    from hub.disclosure import refuse_unrecorded
+
+    app.after_request(refuse_unrecorded)  # registered last, so it runs first
 
     from hub.cli import register as register_cli
 
@@ -160,7 +163,7 @@ def _relative_redirects():
 
 
 # Retry-After for a 429 that does not say (the per-username sign-in lock answers from its
-# view): its pauses start at 30 seconds, so a minute is an honest "not before".
+# view): its pauses start at 30 seconds and grow, so a minute is a fair first wait.
 RETRY_AFTER_DEFAULT = 60
 
 
@@ -173,7 +176,7 @@ def _retry_after(response):
 def retry_after_seconds() -> int:
     """Seconds until the rate limit that refused this request lets it through again."""
     current = limiter.current_limit
-    if current is None or not current.reset_at:
+    if current is None or not current.breached or not current.reset_at:
         return RETRY_AFTER_DEFAULT
     return max(1, int(current.reset_at - time.time()) + 1)
 

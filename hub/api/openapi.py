@@ -8,7 +8,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, jsonify
 from werkzeug.routing import IntegerConverter
 
-from hub.api import PUBLIC_ENDPOINTS, bp
+from hub.api import PUBLIC_ENDPOINTS, bp, openapi_rules
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -109,8 +109,10 @@ def build_spec() -> dict:
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     out = spec.to_dict()
+    openapi_rules.apply(out)
     out["security"] = [{"bearer": []}]
     out["info"]["description"] = "Agency-scoped access to shared stalking cases. " \
+        f"{openapi_rules.TEXT_RULES} " \
         f"Policy digest {current_app.extensions['hub.policy'].digest}."
     return out
 
