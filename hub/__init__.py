@@ -78,6 +78,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.after_request(_retry_after)
     app.after_request(_security_headers)
     app.after_request(_log_refusal)
+    from hub.disclosure import refuse_unrecorded
+
+    app.after_request(refuse_unrecorded)  # registered last, so it runs first
 
     from hub.cli import register as register_cli
 

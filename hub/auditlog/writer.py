@@ -62,7 +62,14 @@ def record(action: str, outcome: str = "allowed", *, case_id: int | None = None,
         log.error("audit log write failed: %s", type(exc).__name__)
         raise AuditUnavailable from exc
     db.session.add_all(AuditSubject(seq=event.seq, person_id=p) for p in event.subject_ids)
+    if has_request_context():
+        g.hub_last_event = event
     return event
+
+
+def last_event() -> AuditEvent | None:
+    """The event this request recorded last (the one a write's response answers to)."""
+    return g.get("hub_last_event") if has_request_context() else None
 
 
 def commit() -> None:

@@ -3,32 +3,20 @@ operations, every response body from redaction."""
 
 from flask import abort, g, jsonify
 
-from hub import access
+from hub import access, disclosure
 from hub.api import bp, load, query_args
 from hub.auditlog import writer as audit
-from hub.cases import operations, queries, redaction, schemas
+from hub.cases import operations, queries, reads, redaction, schemas
 from hub.cases.models import Entry
 from hub.extensions import db
 from hub.policy import Permission
-
-
-def _disclose(action: str, case, decision, out: redaction.Disclosure, **details) -> None:
-    """The read's audit event, committed before the response exists."""
-    audit.record_now(action, case_id=case.id, classes=out.classes, subject_ids=out.subject_ids,
-                     purpose=decision.relationship.purpose, rule=decision.why, details=details)
 
 
 @bp.get("/cases")
 def list_cases():
     who = access.require(Permission.CASE_LIST)
     args = query_args(schemas.SearchIn())
-    page = queries.search(who, args["q"], args["page"], args["per_page"])
-    out = redaction.Disclosure()
-    items = [redaction.case_summary(c, queries.decide(who, c), out) for c in page.items]
-    audit.record_now("case:search" if args["q"] else "case:list", classes=out.classes,
-                     subject_ids=out.subject_ids,
-                     details={"case_ids": [c.id for c in page.items], "total": page.total,
-                              "page": page.page, "query": bool(args["q"])})
+    page, items = reads.case_list(who, args)
     return jsonify(items=items, total=page.total, page=page.page, per_page=page.per_page)
 
 
@@ -36,20 +24,15 @@ def list_cases():
 def create_case():
     access.require(Permission.CASE_CREATE)
     data = load(schemas.CaseIn())
-    case = operations.create_case(g.user, data)
+    case, event = operations.create_case(g.user, data), audit.last_event()
     case, decision = access.open_case(case.id)
-    out = redaction.Disclosure()
-    body = redaction.case_detail(case, decision, [], g.user.agency.code, out)
-    return jsonify(body), 201
+    return jsonify(disclosure.answer_write(event, lambda out: redaction.case_detail(
+        case, decision, [], g.user.agency.code, out))), 201
 
 
 @bp.get("/cases/<int:case_id>")
 def get_case(case_id: int):
-    case, decision = access.open_case(case_id)
-    out = redaction.Disclosure()
-    body = redaction.case_detail(case, decision, queries.entries(case), g.user.agency.code, out)
-    _disclose("case:read", case, decision, out)
-    return jsonify(body)
+    return jsonify(reads.case(case_id).body)
 
 
 @bp.patch("/cases/<int:case_id>")
@@ -74,11 +57,7 @@ def add_member(case_id: int):
 
 @bp.get("/cases/<int:case_id>/notes")
 def list_notes(case_id: int):
-    case, decision = access.open_case(case_id, "entry:list")
-    out = redaction.Disclosure()
-    body = redaction.entry_list(case, decision, queries.entries(case), g.user.agency.code, out)
-    _disclose("entry:list", case, decision, out)
-    return jsonify(body)
+    return jsonify(reads.notes(case_id).body)
 
 
 @bp.post("/cases/<int:case_id>/notes")
@@ -86,7 +65,7 @@ def add_note(case_id: int):
     access.require(Permission.ENTRY_CREATE, case_id)
     case, decision = access.open_case(case_id, "entry:create")
     entry = operations.add_entry(g.user, case, decision, load(schemas.EntryIn()))
-    return jsonify(redaction.entry_out(entry, case, redaction.Disclosure())), 201
+    return jsonify(_written(entry, case)), 201
 
 
 @bp.put("/cases/<int:case_id>/notes/<int:entry_id>")
@@ -99,7 +78,13 @@ def edit_note(case_id: int, entry_id: int):
                          details={"entry_id": entry_id})
         abort(404)
     entry = operations.edit_entry(g.user, case, decision, entry, load(schemas.EntryEditIn()))
-    return jsonify(redaction.entry_out(entry, case, redaction.Disclosure()))
+    return jsonify(_written(entry, case))
+
+
+def _written(entry: Entry, case) -> dict:
+    """The entry just written, as its author may see it: its write event records it."""
+    return disclosure.answer_write(audit.last_event(),
+                                   lambda out: redaction.entry_out(entry, case, out))
 
 
 @bp.post("/cases/<int:case_id>/break-glass")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from hub.cases.models import Case, Person
 from hub.cases.operations import OperationError
+from hub.disclosure import Disclosure
 from hub.policy import CaseDecision, current_policy
 from hub.web.formatting import class_label
 
@@ -47,7 +48,8 @@ class Page:
     agencies: tuple[str, ...]  #: to narrow to
 
 
-def page(case: Case, decision: CaseDecision) -> Page:
+def page(case: Case, decision: CaseDecision, out: Disclosure) -> Page:
+    """The form's choices; victims' names to choose from are noted in ``out``."""
     policy, area = current_policy(), case.area.code
     order = list(policy.set.agencies)
     choices = [Choice(kind, name, tuple(sorted(policy.readers(area, name, kind),
@@ -57,8 +59,10 @@ def page(case: Case, decision: CaseDecision) -> Page:
     facing = tuple(a for a in order if a in policy.forbidden(area, GUARDED))
     warned = tuple(dict.fromkeys(c.info_class for c in choices
                                  if set(c.readers) & set(facing)))
-    return Page(choices, _victims(case, decision), facing, warned,
-                tuple(a for a in order if a != "hub"))
+    victims = _victims(case, decision)
+    for victim in victims:
+        out.add("victim.identity", victim)
+    return Page(choices, victims, facing, warned, tuple(a for a in order if a != "hub"))
 
 
 def _victims(case: Case, decision: CaseDecision) -> list[Person]:

@@ -7,8 +7,6 @@ disclosed so the audit event can say so. Pages, JSON and exports all use these b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from hub.cases import queries, subjects
 from hub.cases.models import (
     ENCRYPTED_FIELDS,
@@ -18,23 +16,11 @@ from hub.cases.models import (
     Person,
     PersonChange,
 )
+from hub.disclosure import Disclosure
 from hub.policy import CaseDecision, current_policy
 
 VICTIM_LOCATION_FIELDS = ("address", "phone", "email", "workplace")
 LOCATION = "victim.location"
-
-
-@dataclass
-class Disclosure:
-    """What a response revealed: the audit event's ``classes`` and ``subject_ids``."""
-
-    classes: set[str] = field(default_factory=set)
-    subject_ids: set[int] = field(default_factory=set)
-
-    def add(self, info_class: str, person: Person | None = None) -> None:
-        self.classes.add(info_class)
-        if person is not None:
-            self.subject_ids.add(person.id)
 
 
 def withheld(decision: CaseDecision, holders: dict[str, set[str]]) -> list[dict]:
@@ -173,7 +159,7 @@ def entry_list(case: Case, decision: CaseDecision, entries: list[Entry], agency:
 
 def entry_out(entry: Entry, case: Case, out: Disclosure) -> dict:
     out.add(entry.info_class)
-    out.subject_ids.update(subjects.people_of(entry, case))  # named, or whom its class is about
+    out.add_people(subjects.people_of(entry, case))  # named, or whom its class is about
     current = entry.current
     return {"id": entry.id, "kind": entry.kind, "class": entry.info_class,
             "body": current.content(case).get("body", ""), "version": entry.version,

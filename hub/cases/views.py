@@ -17,10 +17,10 @@ from flask import (
 from flask_login import login_required
 from marshmallow import ValidationError
 
-from hub import access
+from hub import access, disclosure
 from hub.api import all_errors
 from hub.auditlog import writer as audit
-from hub.cases import entry_form, operations, queries, redaction, schemas
+from hub.cases import entry_form, operations, queries, reads, redaction, schemas
 from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, PERSON_FIELDS, RISK_LEVELS
 from hub.policy import Permission, current_policy
 from hub.policy.permissions import Relationship
@@ -69,13 +69,7 @@ def index():
     except ValidationError as exc:
         return render_template("cases/list.html", page=None, q="", items=[],
                                errors=_form_errors(exc)), 400
-    page = queries.search(who, args["q"], args["page"], args["per_page"])
-    out = redaction.Disclosure()
-    items = [redaction.case_summary(c, queries.decide(who, c), out) for c in page.items]
-    audit.record_now("case:search" if args["q"] else "case:list", classes=out.classes,
-                     subject_ids=out.subject_ids,
-                     details={"case_ids": [c.id for c in page.items], "total": page.total,
-                              "page": page.page, "query": bool(args["q"])})
+    page, items = reads.case_list(who, args)
     return render_template("cases/list.html", page=page, q=args["q"], items=items, errors={},
                            can_create=access.can(Permission.CASE_CREATE),
                            break_glass_reference=_break_glass_offer(args["q"], page.total))
@@ -130,15 +124,10 @@ def _render_case(case, decision, status: int = 200, *, errors: dict | None = Non
     """The case page, as the caller may see it; its disclosure is audited first."""
     errors = dict(errors or {})
     kind = _kind_filter(errors)
-    agency, entries = g.user.agency.code, queries.entries(case)
-    out = redaction.Disclosure()
-    body = redaction.case_detail(case, decision, entries, agency, out, kind=kind)
-    summary = redaction.overview(case, decision, entries, agency, out,
-                                 queries.risk_last_set(case))
-    event = audit.record_now("case:read", case_id=case.id, classes=out.classes,
-                             subject_ids=out.subject_ids, purpose=decision.relationship.purpose,
-                             rule=decision.why)
-    since = queries.previous_visit(g.user.id, case.id, event.seq)
+    agency = g.user.agency.code
+    read = reads.case_page(case, decision, kind)
+    body, summary, entries = read.body
+    since = queries.previous_visit(g.user.id, case.id, read.event.seq)
     body["entries"].sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
     grant = queries.active_grant(access.principal(), case) \
         if decision.relationship is Relationship.BREAK_GLASS else None
@@ -217,11 +206,8 @@ def new_entry(case_id: int):
         else:
             flash("Note added.")
             return redirect(url_for(".show", case_id=case.id))
-    page = entry_form.page(case, decision)
-    if page.victims:  # their names are on the page to choose from: a disclosure, recorded
-        audit.record_now("case:read", case_id=case.id, classes=["victim.identity"],
-                         subject_ids=[v.id for v in page.victims],
-                         purpose=decision.relationship.purpose, rule=decision.why)
+    page = disclosure.read_open(case, decision, "case:read",
+                                lambda out: entry_form.page(case, decision, out)).body
     return render_template("cases/new_entry.html", case=case, page=page, errors=errors,
                            form=form), 400 if errors else 200
 
@@ -405,11 +391,10 @@ def _render_person_form(case, decision, person, party: str, names: list[str], er
                         status: int):
     """The correction form; after a stale correction (409) it shows the details as they
     are now, with their new version, for the person to make the change again."""
-    out = redaction.Disclosure()
-    values = redaction.correction_form(person, party, names, decision, out)
-    audit.record_now("person:read", case_id=case.id, classes=out.classes,
-                     subject_ids=out.subject_ids, purpose=decision.relationship.purpose,
-                     rule=decision.why, details={"person_id": person.id, "form": "correct"})
+    values = disclosure.read_open(
+        case, decision, "person:read",
+        lambda out: redaction.correction_form(person, party, names, decision, out),
+        person_id=person.id, form="correct").body
     form = request.form if errors and status != 409 else None
     return render_template("cases/person_edit.html", case=case, person=person, party=party,
                            values=values, form=form, errors=errors,
@@ -498,8 +483,7 @@ def _render_team(case, decision, name: str = "", errors: dict | None = None,
                  status: int = 200):
     """The team page: the team is case.core, so showing it is a read, audited first. The
     staff search reads the staff directory alone, never a case."""
-    _record_team_read(case, decision)
-    members = queries.active_members(case)
+    members = _team_read(case, decision)
     joined = {m.agency_id for m in members if m.agency_id is not None}
     return render_template(
         "cases/team.html", case=case, members=members, name=name, errors=errors or {},
@@ -508,10 +492,12 @@ def _render_team(case, decision, name: str = "", errors: dict | None = None,
         agencies=[a for a in queries.partner_agencies() if a.id not in joined]), status
 
 
-def _record_team_read(case, decision) -> None:
-    audit.record_now("case:read", case_id=case.id, classes=["case.core"],
-                     purpose=decision.relationship.purpose, rule=decision.why,
-                     details={"page": "team"})
+def _team_read(case, decision) -> list:
+    """The team is case.core: showing it is a read, on the record first."""
+    def build(out):
+        out.add("case.core")
+        return queries.active_members(case)
+    return disclosure.read_open(case, decision, "case:read", build, page="team").body
 
 
 @bp.route("/<int:case_id>/members/<int:membership_id>/remove", methods=["GET", "POST"])
@@ -521,7 +507,7 @@ def remove_member(case_id: int, membership_id: int):
     case, decision = _open_team(case_id, "case:member:remove")
     membership = access.membership_on(case, membership_id, "case:member:remove")
     if request.method == "GET":
-        _record_team_read(case, decision)
+        _team_read(case, decision)
         return render_template("cases/remove_member.html", case=case, membership=membership,
                                name=_member_name(membership))
     try:
