@@ -61,11 +61,21 @@ def _policy():
     return current_app.extensions["hub.policy"]
 
 
-def _agencies() -> list[str]:
-    """Agencies that work cases (the hub's own staff are not one)."""
+def _agency_kinds() -> list[tuple[str, str]]:
+    """(code, kind) of every agency: the policy speaks of kinds, requests name agencies."""
     from hub.accounts.models import Agency
 
-    return sorted(db.session.scalars(select(Agency.code).where(Agency.code != "hub")))
+    return list(db.session.execute(select(Agency.code, Agency.kind).order_by(Agency.code)))
+
+
+def _agencies() -> list[str]:
+    """Agencies whose kind works cases (the hub's own staff do not)."""
+    return [code for code, kind in _agency_kinds() if _policy().does_casework(kind)]
+
+
+def _casework_kinds() -> list[str]:
+    """Kinds of agency that work cases: what an author may narrow an entry to."""
+    return sorted(_policy().casework_kinds())
 
 
 def _areas() -> list[str]:
@@ -74,21 +84,22 @@ def _areas() -> list[str]:
     return sorted(db.session.scalars(select(Area.code)))
 
 
-def _roles(agency: str) -> list[str]:
-    return sorted(_policy().roles(agency))
+def _roles(kind: str) -> list[str]:
+    return sorted(_policy().roles(kind))
 
 
 # -- bodies --------------------------------------------------------------------------------
 def _entries(schemas: dict) -> None:
     """A note's class is one the policy knows; a kind other than a plain note may be filed
-    only as the classes kinds.yaml gives it; narrowing names known agencies."""
+    only as the classes kinds.yaml gives it; narrowing names kinds of agency that work
+    cases."""
     entry = schemas.get("EntryIn")
     if not entry:
         return
     kinds = _policy().set.kinds
     entry["properties"]["class"]["enum"] = sorted(_policy().classes)
     entry["properties"]["kind"]["enum"] = sorted(kinds)
-    entry["properties"]["restricted_to"]["items"]["enum"] = _agencies()
+    entry["properties"]["restricted_to"]["items"]["enum"] = _casework_kinds()
     entry["properties"]["subject_person_id"]["description"] = "a person in this case"
     entry["anyOf"] = [{"properties": {"kind": {"enum": ["note"]}}}] + [
         {"required": ["kind"], "properties": {"kind": {"enum": [kind]},
@@ -117,9 +128,9 @@ def _exemptions(schemas: dict) -> None:
 
 
 def _admin(schemas: dict) -> None:
-    """Users and providers belong to an agency, and take only that agency's roles."""
-    agencies = sorted(_policy().set.agencies)
-    per_agency = [(a, _roles(a)) for a in agencies if _roles(a)]
+    """Users and providers belong to an agency, and take only the roles of its kind."""
+    per_agency = [(code, _roles(kind)) for code, kind in _agency_kinds() if _roles(kind)]
+    _places(schemas)
     if "UserCreateIn" in schemas:
         user = schemas["UserCreateIn"]
         user["properties"]["agency"]["enum"] = [a for a, _r in per_agency]
@@ -134,6 +145,21 @@ def _admin(schemas: dict) -> None:
     if "ProviderIn" in schemas:
         _provider(schemas["ProviderIn"], per_agency)
         schemas["ProviderUpdateIn"] = _partial(schemas["ProviderIn"], "slug")
+
+
+def _places(schemas: dict) -> None:
+    """An agency is of a kind in the policy and serves one known area, or every area
+    (null); a change sends at least one property."""
+    kinds, areas = sorted(_policy().set.agencies), _areas()
+    for name in ("AgencyIn", "AgencyUpdateIn"):
+        properties = schemas.get(name, {}).get("properties", {})
+        if "kind" in properties:
+            properties["kind"]["enum"] = kinds
+        if "area" in properties:
+            properties["area"]["enum"] = [*areas, None]
+    for name in ("AgencyUpdateIn", "AreaUpdateIn"):
+        if name in schemas:
+            schemas[name]["minProperties"] = 1
 
 
 def _partial(schema: dict, *fixed: str) -> dict:
