@@ -116,7 +116,7 @@ def reactivate_user(user: User, by: User) -> None:
 def create_area(data: dict, by: User | None) -> Area:
     """A new area (a STAC). Its cases are open to nobody until the policy has a file for it."""
     if _area_named(data["code"], required=False) is not None:
-        raise AdminError("an area with this code already exists", "code")
+        raise AdminError("an area with this code already exists", "code", 409)
     area = _added(Area(code=data["code"], name=data["name"]), "an area")
     audit.record("admin:area:create", details={"area_id": area.id, "area": area.code}, user=by)
     audit.commit()
@@ -135,7 +135,7 @@ def update_area(area: Area, changes: dict, by: User | None) -> Area:
 def create_agency(data: dict, by: User | None) -> Agency:
     """A new agency, which gets what the policy gives its kind from this moment."""
     if db.session.scalar(select(Agency.id).where(Agency.code == data["code"])) is not None:
-        raise AdminError("an agency with this code already exists", "code")
+        raise AdminError("an agency with this code already exists", "code", 409)
     _require_kind(data["kind"])
     area = _area_named(data.get("area"))
     agency = _added(Agency(code=data["code"], name=data["name"], kind=data["kind"],
@@ -220,13 +220,13 @@ def _area_named(code: str | None, required: bool = True) -> Area | None:
 
 
 def _added(row, what: str):
-    """Insert ``row``; a code taken meanwhile by someone else is the same 400 as before."""
+    """Insert ``row``; a code taken meanwhile by someone else is the same 409 as before."""
     db.session.add(row)
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise AdminError(f"{what} with this code already exists", "code") from None
+        raise AdminError(f"{what} with this code already exists", "code", 409) from None
     return row
 
 

@@ -93,12 +93,10 @@ BAD = [
     ("post", "/admin/areas", {"code": "ches hire", "name": "Cheshire"}, "code"),
     ("post", "/admin/areas", {"code": "-cheshire", "name": "Cheshire"}, "code"),
     ("post", "/admin/areas", {"code": "c" * 33, "name": "Cheshire"}, "code"),
-    ("post", "/admin/areas", {"code": "london", "name": "London again"}, "code"),
     ("post", "/admin/areas", {"code": "cheshire"}, "name"),
     ("post", "/admin/areas", {"code": "cheshire", "name": ""}, "name"),
     ("post", "/admin/areas", {"code": "cheshire", "name": "C", "colour": "red"}, "colour"),
     ("post", "/admin/agencies", {**AGENCY, "code": "Met_Police"}, "code"),
-    ("post", "/admin/agencies", {**AGENCY, "code": "police"}, "code"),
     ("post", "/admin/agencies", {**AGENCY, "code": 7}, "code"),
     ("post", "/admin/agencies", {**AGENCY, "kind": "constabulary"}, "kind"),
     ("post", "/admin/agencies", {**AGENCY, "kind": 5}, "kind"),
@@ -131,6 +129,17 @@ def test_bad_input_is_400_naming_the_field_and_changes_nothing(api, session, met
     assert (police.name, police.kind, police.area_id) == ("Metropolitan Police Service",
                                                           "police", None)
     assert session.get(Area, ids["london"]).name == "London"
+
+
+@pytest.mark.parametrize(("what", "body"), [("areas", {"code": "london", "name": "Again"}),
+                                            ("agencies", {**AGENCY, "code": "police"})])
+def test_a_code_in_use_is_a_409_naming_the_field_and_changes_nothing(api, session, what,
+                                                                     body):
+    before = (rows(session, Agency), rows(session, Area))
+    r = api("admin").post(f"/admin/{what}", json=body)
+    assert r.status_code == 409 and r.json["error"]["field"] == "code", r.json
+    assert "already exists" in r.json["error"]["message"]
+    assert (rows(session, Agency), rows(session, Area)) == before
 
 
 ROUTES = [("get", "/admin/areas"), ("post", "/admin/areas"), ("get", "/admin/areas/1"),
@@ -495,3 +504,30 @@ def test_hub_commands_refuse_bad_input_naming_the_field(app, session, args, fiel
     assert f"Error: {field}: " in result.output, result.output
     assert "Traceback" not in result.output
     assert (rows(session, Agency), rows(session, Area)) == before
+
+
+# -- the OpenAPI description -------------------------------------------------------------------
+def test_the_openapi_description_names_new_agencies_by_code_and_the_policy_by_kind(api,
+                                                                                   session):
+    create(api, "agencies", **AGENCY)
+    create(api, "agencies", code="hub-north", name="Hub staff (north)", kind="hub")
+    spec = api(None).get("/openapi.json").json
+    schemas, paths = spec["components"]["schemas"], spec["paths"]
+    met = next(v for v in schemas["UserCreateIn"]["anyOf"]
+               if v["properties"]["agency"]["enum"] == ["met-police-2"])
+    assert set(met["properties"]["role"]["enum"]) == {"officer", "supervisor", "analyst"}
+    members = schemas["MemberIn"]["properties"]["agency"]["enum"]
+    assert "met-police-2" in members and not {"hub", "hub-north"} & set(members)
+    assert schemas["EntryIn"]["properties"]["restricted_to"]["items"]["enum"] == sorted(
+        ["police", "nhs", "probation", "cps", "advocacy"])  # kinds, as narrowing names them
+    assert schemas["AgencyIn"]["properties"]["kind"]["enum"] == sorted(
+        ["police", "nhs", "probation", "cps", "advocacy", "hub"])
+    assert None in schemas["AgencyUpdateIn"]["properties"]["area"]["enum"]
+    assert schemas["AreaIn"]["properties"]["code"]["pattern"] == "^[a-z0-9][a-z0-9-]{0,31}$"
+    for path, methods in [("/admin/areas", {"get", "post"}),
+                          ("/admin/areas/{area_id}", {"get", "patch"}),
+                          ("/admin/agencies", {"get", "post"}),
+                          ("/admin/agencies/{agency_id}", {"get", "patch"})]:
+        assert methods <= set(paths[path]), path
+    assert "kind" in paths["/admin/agencies/{agency_id}"]["patch"]["responses"]["200"][
+        "description"]
