@@ -314,6 +314,7 @@ def test_429_from_the_per_username_lock_says_when_to_retry(limited_client):
                                 json={"username": "police.officer", "password": "wrong"})
         statuses.append(r.status_code)
         if r.status_code == 429:
+            assert r.get_json()["error"]["code"] == "throttled"  # the lock, not the limiter
             assert _retry_after(r) >= 1
             return
     pytest.fail(f"never throttled: {statuses}")
