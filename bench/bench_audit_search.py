@@ -7,11 +7,11 @@ A private PostgreSQL server is started (tests/support/postgres.py) and migrated 
 tests/conftest.py does (roles.sql, Alembic as hub_owner, grants.sql); events are bulk
 loaded with COPY (secondary indexes dropped during the load and rebuilt after, as one
 would for a restore), then VACUUM ANALYZE. Then the hub's own counting job
-(hub.auditlog.queries.refresh_counts, which the audit sequencer runs after each batch)
+(hub.dpo.queries.refresh_counts, which the audit sequencer runs after each batch)
 stores count batches for all but the newest COUNT_BATCH - 1 events: the longest tail the
 search counts directly when the sequencer keeps up, so the worst case.
 Each filter is run through the hub's own code and engine (so its connection settings, such
-as jit = off, apply): hub.auditlog.queries.page, first page of 50, newest first, plus the
+as jit = off, apply): hub.dpo.queries.page, first page of 50, newest first, plus the
 exact total, as the least-privileged hub_app role. The median of several runs after one
 warm-up is printed beside the 200 ms target, with the page query, the total, and the total
 by a direct count(*) (the design before stored counts) timed separately too.
@@ -36,8 +36,8 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from hub import create_app  # noqa: E402
-from hub.auditlog import queries  # noqa: E402
 from hub.auditlog.models import AuditEvent  # noqa: E402
+from hub.dpo import queries  # noqa: E402
 from hub.extensions import db  # noqa: E402
 from tests.conftest import apply_grants, postgres_database  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402

@@ -85,8 +85,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from hub.cli import register as register_cli
 
     register_cli(app)
+    from hub import dpo
     from hub.auditlog import sequencer
 
+    dpo.connect()  # the console hears of batches and grants through hub.signals
     sequencer.init_app(app)  # integrates audit events on a schedule, if configured
     return app
 

@@ -5,8 +5,8 @@ from marshmallow import fields, validate
 
 from hub.accounts import operations
 from hub.api import bp, error, load
-from hub.cases.schemas import Strict
 from hub.extensions import limiter
+from hub.schemas import Strict
 
 
 class TokenIn(Strict):

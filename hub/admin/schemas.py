@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from hub.cases.schemas import Strict
 from hub.policy import current_policy
+from hub.schemas import Strict
 
 _SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,31}$", error="lower-case letters, digits, -")
 _CLAIM_VALUE = fields.String(validate=validate.Length(min=1, max=64))

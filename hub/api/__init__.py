@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from hub.accounts import operations as accounts
 from hub.auditlog.writer import AuditUnavailable
 from hub.boundary import BadInput, carry_headers
-from hub.cases.operations import OperationError
+from hub.errors import OperationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -60,20 +60,6 @@ def load(schema: Schema, data=None) -> dict:
         raise BadInput(f"{field}: {message}", field) from None
 
 
-def all_errors(messages, prefix: str = "") -> dict[str, str]:
-    """Every field in error (dotted, as the templates name them), with its first message:
-    a page's error summary lists them all, as the GOV.UK pattern asks."""
-    if isinstance(messages, dict):
-        out: dict[str, str] = {}
-        for key, value in messages.items():
-            out.update(all_errors(value, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(messages, list) and messages and not isinstance(messages[0], str):
-        return all_errors(messages[0], prefix)
-    first = messages[0] if isinstance(messages, list) and messages else messages
-    return {prefix or "summary": str(first)}
-
-
 def _first(messages, prefix: str = "") -> tuple[str, str]:
     if isinstance(messages, dict):
         key, value = next(iter(messages.items()))
@@ -101,7 +87,7 @@ def _refused(exc: OperationError):
 
 
 @bp.errorhandler(AuditUnavailable)
-def _audit_down(_exc):
+def audit_unavailable(_exc):
     return error(503, "audit_unavailable",
                  "the audit log cannot be written, so no data is returned; try again later")
 
@@ -113,7 +99,7 @@ HTTP_CODES = {413: "too_large"}  # werkzeug's name for it changed across version
 
 
 @bp.errorhandler(HTTPException)
-def _http(exc: HTTPException):
+def http_error(exc: HTTPException):
     """The JSON error, keeping the headers HTTP asks for (Allow on a 405)."""
     status = exc.code or 500
     code = HTTP_CODES.get(status, exc.name.lower().replace(" ", "_"))

@@ -44,8 +44,8 @@ def _id(name: str) -> dict:
 
 def build_spec() -> dict:
     from hub.accounts.api import TokenIn
-    from hub.auditlog.schemas import AuditSearchIn
     from hub.cases import schemas as s
+    from hub.dpo.schemas import AuditSearchIn
 
     spec = APISpec(title="STAC Hub API", version="1", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
@@ -103,6 +103,8 @@ def build_spec() -> dict:
         **_audit_proof_paths(),
     }
     paths.update(_admin_paths(spec, ref))
+    for path, operations in _place_paths(spec, ref).items():  # areas and agencies: below
+        paths.setdefault(path, {}).update(operations)
     paths.update(_case_page_paths(spec, ref))  # the case page's routes: described below
     for path, operations in _undescribed(paths).items():
         paths.setdefault(path, {}).update(operations)
@@ -191,16 +193,63 @@ def _admin_paths(spec: APISpec, ref) -> dict:
     }
 
 
+# -- areas and agencies as data an administrator manages (issue 11) -----------------------
+def _place_paths(spec: APISpec, ref) -> dict:
+    """Create, read and change areas and agencies. An agency's kind (policies/roles.yaml)
+    decides what its staff may see; its area, if it has one, is the only one it serves."""
+    from hub.admin import schemas as a
+
+    for name, schema in [("AreaIn", a.AreaIn), ("AreaUpdateIn", a.AreaUpdateIn),
+                         ("AgencyIn", a.AgencyIn)]:
+        spec.components.schema(name, schema=schema)
+    area_id, agency_id, admin = _id("area_id"), _id("agency_id"), ["admin"]
+    return {
+        "/admin/areas": {
+            "get": {"tags": admin, "responses": _responses(
+                200, "areas, each with has_policy: whether policies/areas/ has its file "
+                     "(without one its cases are open to nobody)", 403)},
+            "post": {"tags": admin, "requestBody": _body(ref("AreaIn")),
+                     "responses": _responses(201, "the new area (audited: "
+                                                  "admin:area:create); 409 when the code is "
+                                                  "in use", 400, 403, 409)}},
+        "/admin/areas/{area_id}": {
+            "get": {"tags": admin, "parameters": [area_id],
+                    "responses": _responses(200, "an area", 403, 404)},
+            "patch": {"tags": admin, "parameters": [area_id],
+                      "requestBody": _body(ref("AreaUpdateIn")),
+                      "responses": _responses(200, "renamed (the code never changes; "
+                                                   "audited: admin:area:update)",
+                                              400, 403, 404)}},
+        "/admin/agencies": {
+            "post": {"tags": admin, "requestBody": _body(ref("AgencyIn")),
+                     "responses": _responses(201, "the new agency, whose staff get what "
+                                                  "the policy gives its kind (audited: "
+                                                  "admin:agency:create); 409 when the "
+                                                  "code is in use", 400, 403, 409)}},
+        "/admin/agencies/{agency_id}": {
+            "get": {"tags": admin, "parameters": [agency_id],
+                    "responses": _responses(200, "an agency", 403, 404)},
+            "patch": {"tags": admin, "parameters": [agency_id],
+                      "requestBody": _body(ref("AgencyUpdateIn")),
+                      "responses": _responses(
+                          200, "changed (admin:agency:update), suspended or reactivated; "
+                               "403 for an agency of a kind without casework (the hub's own "
+                               "staff), 409 for a kind change once it has staff or team "
+                               "places, or an area that would leave it on teams elsewhere",
+                          400, 403, 404, 409)}},
+    }
+
+
 # Routes other modules add, described from their own input schemas where they name one.
 _SCHEMAS = {  # endpoint: (query schema, body schema), "module:Class"
-    "api.audit_export": ("hub.auditlog.schemas:AuditFilterIn", None),
-    "api.case_history": ("hub.auditlog.schemas:HistoryIn", None),
-    "api.person_history": ("hub.auditlog.schemas:HistoryIn", None),
-    "api.user_history": ("hub.auditlog.schemas:HistoryIn", None),
-    "api.person_exemption": (None, "hub.auditlog.schemas:ExemptionIn"),
-    "api.person_erasure": (None, "hub.auditlog.schemas:ErasureIn"),
-    "api.alert_list": ("hub.auditlog.schemas:AlertListIn", None),
-    "api.alert_close": (None, "hub.auditlog.schemas:AlertCloseIn"),
+    "api.audit_export": ("hub.dpo.schemas:AuditFilterIn", None),
+    "api.case_history": ("hub.dpo.schemas:HistoryIn", None),
+    "api.person_history": ("hub.dpo.schemas:HistoryIn", None),
+    "api.user_history": ("hub.dpo.schemas:HistoryIn", None),
+    "api.person_exemption": (None, "hub.dpo.schemas:ExemptionIn"),
+    "api.person_erasure": (None, "hub.dpo.schemas:ErasureIn"),
+    "api.alert_list": ("hub.dpo.schemas:AlertListIn", None),
+    "api.alert_close": (None, "hub.dpo.schemas:AlertCloseIn"),
 }
 
 

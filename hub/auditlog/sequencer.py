@@ -41,8 +41,8 @@ from audit import (
     root_at,
     sign_checkpoint,
 )
+from hub import signals
 from hub.auditlog.models import AuditEvent
-from hub.auditlog.queries import refresh_counts_after_batch
 from hub.auditlog.tree import (
     EVENT_FIELDS,
     AuditCheckpoint,
@@ -111,7 +111,7 @@ def _batch(batch_size: int) -> tuple[int, int, int | None]:
     except BaseException:
         session.rollback()
         raise
-    refresh_counts_after_batch()  # DPO search totals (hub/auditlog/queries.py); never raises
+    signals.batch_integrated.send(current_app._get_current_object())  # e.g. search totals
     return len(rows), new_size, signed
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.cases.models import Case, Person
-from hub.cases.operations import OperationError
 from hub.disclosure import Disclosure
+from hub.errors import OperationError
 from hub.policy import CaseDecision, current_policy
 from hub.web.formatting import class_label
 
@@ -28,7 +28,7 @@ class Choice:
 
     kind: str
     info_class: str
-    readers: tuple[str, ...]  #: agency codes, in the policy's order
+    readers: tuple[str, ...]  #: agency kinds, in the policy's order
 
     @property
     def value(self) -> str:
@@ -45,7 +45,7 @@ class Page:
     victims: list[Person]  #: to choose from: only when there are several
     perpetrator_facing: tuple[str, ...]  #: agencies that work with the perpetrator...
     warned_classes: tuple[str, ...]  #: ...and the classes offered here that they read
-    agencies: tuple[str, ...]  #: to narrow to
+    agencies: tuple[str, ...]  #: kinds of agency to narrow to: those that do casework
 
 
 def page(case: Case, decision: CaseDecision, out: Disclosure) -> Page:
@@ -62,7 +62,7 @@ def page(case: Case, decision: CaseDecision, out: Disclosure) -> Page:
     victims = _victims(case, decision)
     for victim in victims:
         out.add("victim.identity", victim)
-    return Page(choices, victims, facing, warned, tuple(a for a in order if a != "hub"))
+    return Page(choices, victims, facing, warned, policy.casework_kinds())
 
 
 def _victims(case: Case, decision: CaseDecision) -> list[Person]:

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from hub.auditlog import writer as audit
 from hub.crypto import KeyDestroyed
+from hub.errors import Invalid
 from hub.policy import current_policy
 from hub.web.formatting import agency_label
 
@@ -104,7 +105,6 @@ def new_case_locations(victims: list[dict]) -> list[Location]:
 
 
 def _refuse(message: str, field: str):
-    from hub.cases.operations import Invalid  # late: operations imports this module
 
     raise Invalid(message, field)
 

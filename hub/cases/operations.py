@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
+from hub import signals
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog import writer as audit
 from hub.cases import location_guard, queries, subjects
@@ -25,31 +26,10 @@ from hub.cases.models import (
     Person,
     PersonChange,
 )
+from hub.errors import Conflict, Forbidden, Invalid, OperationError  # noqa: F401 -- refusals
 from hub.extensions import db
 from hub.policy import CaseDecision, current_policy
 from hub.timeutil import utcnow
-
-
-class OperationError(Exception):
-    """A write the hub refuses; ``status`` is the HTTP status it maps to."""
-
-    status = 400
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
-
-
-class Invalid(OperationError):
-    status = 400
-
-
-class Forbidden(OperationError):
-    status = 403
-
-
-class Conflict(OperationError):
-    status = 409
 
 
 def _new_person(data: dict, secrets: tuple[str, ...]) -> Person:
@@ -260,9 +240,7 @@ def break_glass(user: User, case: Case, reason: str) -> BreakGlassGrant:
     event = audit.record("case:break-glass", case_id=case.id, purpose="break-glass",
                          grant_id=grant.id, user=user,
                          details={"severity": "high", "expires_at": grant.expires_at.isoformat()})
-    from hub.dpo import alerts  # late: hub.dpo imports this module
-
-    alerts.on_break_glass(grant, event)
+    signals.break_glass_granted.send(grant, event=event)  # the DPO's alert (hub.dpo)
     audit.commit()
     return grant
 

@@ -6,8 +6,6 @@ import re
 from datetime import date
 
 from marshmallow import (
-    RAISE,
-    Schema,
     ValidationError,
     fields,
     pre_load,
@@ -17,25 +15,11 @@ from marshmallow import (
 )
 
 from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, RISK_LEVELS
+from hub.schemas import Strict
 
 _name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 _NHS = validate.Regexp(r"^\d{10}$", error="must be 10 digits")
 _PNC = validate.Regexp(r"^\d{2,4}/\d{1,7}[A-Z]$", error="must look like 2001/0123456A")
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-    @pre_load
-    def no_nul(self, data, **_kwargs):
-        """PostgreSQL cannot store NUL in text: refuse it here as bad input, not a 500."""
-        if isinstance(data, dict):
-            for key, value in data.items():
-                values = value if isinstance(value, list) else [value]
-                if "\x00" in str(key) or any(isinstance(v, str) and "\x00" in v for v in values):
-                    raise ValidationError("must not contain NUL characters", str(key))
-        return data
 
 
 def _text(max_length: int, **kwargs) -> fields.String:

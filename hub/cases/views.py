@@ -18,10 +18,10 @@ from flask_login import login_required
 from marshmallow import ValidationError
 
 from hub import access, disclosure
-from hub.api import all_errors
 from hub.auditlog import writer as audit
 from hub.cases import entry_form, operations, queries, reads, redaction, schemas
 from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, PERSON_FIELDS, RISK_LEVELS
+from hub.forms import all_errors
 from hub.policy import Permission, current_policy
 from hub.policy.permissions import Relationship
 from hub.timeutil import utcnow

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_, select
 
-from hub.auditlog import queries
 from hub.auditlog import writer as audit
 from hub.auditlog.models import AuditEvent
 from hub.cases.models import BreakGlassGrant
 from hub.cases.operations import Conflict
-from hub.dpo import lookups
+from hub.dpo import lookups, queries
 from hub.dpo.models import Alert, AlertEvent
 from hub.extensions import db
 from hub.timeutil import utcnow

@@ -8,9 +8,11 @@ from flask import Response, g, jsonify
 
 from hub import access
 from hub.api import BadInput, bp, load, query_args
-from hub.auditlog import queries, subject_access
 from hub.auditlog import writer as audit
-from hub.auditlog.schemas import (
+from hub.cases.models import Person
+from hub.dpo import alerts, exports, operations, queries, retention, subject_access
+from hub.dpo.models import Alert
+from hub.dpo.schemas import (
     AlertCloseIn,
     AlertListIn,
     AuditFilterIn,
@@ -19,9 +21,6 @@ from hub.auditlog.schemas import (
     ExemptionIn,
     HistoryIn,
 )
-from hub.cases.models import Person
-from hub.dpo import alerts, exports, operations, retention
-from hub.dpo.models import Alert
 from hub.extensions import db
 from hub.policy import Permission
 

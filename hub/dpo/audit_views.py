@@ -12,12 +12,11 @@ from flask_login import login_required
 from marshmallow import ValidationError
 
 from hub import access
-from hub.api import all_errors
-from hub.auditlog import queries
 from hub.auditlog import writer as audit
 from hub.auditlog.models import OUTCOMES
-from hub.auditlog.schemas import AuditFilterIn, AuditSearchIn, HistoryIn
-from hub.dpo import exports, lookups
+from hub.dpo import exports, lookups, queries
+from hub.dpo.schemas import AuditFilterIn, AuditSearchIn, HistoryIn
+from hub.forms import all_errors
 from hub.policy import Permission, current_policy
 from hub.web.formatting import LONDON, agency_label
 

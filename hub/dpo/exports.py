@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
-from hub.auditlog import queries
+from hub.dpo import queries
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ("seq", "at", "username", "agency", "role", "action", "outcome", "case_id",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hub.auditlog import writer as audit
 from hub.cases.models import Person
-from hub.cases.operations import Conflict, Invalid
 from hub.dpo.models import Exemption
+from hub.errors import Conflict, Invalid
 from hub.extensions import db
 from hub.policy import current_policy
 

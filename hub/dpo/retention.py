@@ -14,8 +14,8 @@ from sqlalchemy.orm import selectinload
 from hub.auditlog import writer as audit
 from hub.cases import subjects
 from hub.cases.models import BreakGlassGrant, CaseParty, Entry, EntryVersion, Person
-from hub.cases.operations import Conflict
 from hub.dpo.models import Erasure
+from hub.errors import Conflict
 from hub.extensions import db
 from hub.timeutil import utcnow
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, time, timedelta
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from hub.auditlog.models import OUTCOMES
-from hub.cases.schemas import Strict
 from hub.dpo.models import ALERT_OUTCOMES
+from hub.schemas import Strict
 from hub.web.formatting import LONDON, parse_date
 
 _short = validate.Length(min=1, max=64)

@@ -9,10 +9,12 @@ from flask_login import login_required
 from marshmallow import ValidationError
 
 from hub import access
-from hub.api import all_errors
-from hub.auditlog import queries, subject_access
 from hub.auditlog import writer as audit
-from hub.auditlog.schemas import (
+from hub.cases.models import Person
+from hub.dpo import alerts, charts, lookups, operations, queries, retention, subject_access
+from hub.dpo import dashboard as numbers
+from hub.dpo.models import ALERT_OUTCOMES, Alert
+from hub.dpo.schemas import (
     AlertCloseIn,
     AlertListIn,
     CaseSearchIn,
@@ -20,12 +22,9 @@ from hub.auditlog.schemas import (
     ExemptionIn,
     PersonSearchIn,
 )
-from hub.cases.models import Person
-from hub.cases.operations import OperationError
-from hub.dpo import alerts, charts, lookups, operations, retention
-from hub.dpo import dashboard as numbers
-from hub.dpo.models import ALERT_OUTCOMES, Alert
+from hub.errors import OperationError
 from hub.extensions import db
+from hub.forms import all_errors
 from hub.policy import Permission, current_policy
 
 bp = Blueprint("dpo", __name__, url_prefix="/dpo")

@@ -55,8 +55,8 @@ def _load_user(token: str):
 
 def register(app: Flask) -> None:
     from hub.accounts.views import bp as accounts_bp
-    from hub.auditlog.views import bp as audit_bp
     from hub.cases.views import bp as cases_bp
+    from hub.dpo.audit_views import bp as audit_bp
     from hub.dpo.views import bp as dpo_bp
     from hub.policy.views import bp as policy_bp
 
@@ -139,9 +139,9 @@ ERROR_MESSAGES = {
 def _http_error(exc: HTTPException):
     """The error page, keeping the headers HTTP asks for (Allow on a 405)."""
     if _is_api():
-        from hub.api import _http
+        from hub.api import http_error
 
-        return _http(exc)
+        return http_error(exc)
     status = exc.code or 500
     response = make_response(render_template(
         "error.html", status=status, title=exc.name,
@@ -153,9 +153,9 @@ def _audit_unavailable(_exc):
     with contextlib.suppress(SQLAlchemyError):  # the connection may be gone already
         db.session.rollback()
     if _is_api():
-        from hub.api import _audit_down
+        from hub.api import audit_unavailable
 
-        return _audit_down(_exc)
+        return audit_unavailable(_exc)
     return render_template("error.html", status=503, title="Service unavailable",
                            message="The audit log cannot be written right now, so nothing "
                                    "can be shown. Try again in a few minutes."), 503

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from hub.accounts.models import User
-from hub.auditlog.schemas import AuditFilterIn
 from hub.cases.models import Case, CaseParty, Person
 from hub.dpo.models import Alert
+from hub.dpo.schemas import AuditFilterIn
 from hub.policy import current_policy
 from hub.seed import CASES, ENTRIES
 from hub.web.formatting import uk_date

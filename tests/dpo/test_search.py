@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from hub.auditlog import queries, sequencer
+from hub.auditlog import sequencer
 from hub.auditlog import writer as audit
 from hub.auditlog.models import AuditEvent
+from hub.dpo import queries
 from hub.dpo.exports import safe_cell
 from hub.extensions import db
 from hub.timeutil import utcnow
@@ -151,7 +152,7 @@ def test_date_range_pages_are_stable_and_complete(api, session):
     assert seen == expected
 
 
-# --- stored count batches (hub/auditlog/queries.py, migration 0007) -------------------------
+# --- stored count batches (hub/dpo/queries.py, migration 0007) -------------------------
 
 
 def test_stored_counts_equal_sql_counts_of_their_range(api, session, monkeypatch):
