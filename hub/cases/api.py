@@ -27,7 +27,7 @@ def create_case():
     case, event = operations.create_case(g.user, data), audit.last_event()
     case, decision = access.open_case(case.id)
     return jsonify(disclosure.answer_write(event, lambda out: redaction.case_detail(
-        case, decision, [], g.user.agency.code, out))), 201
+        case, decision, [], access.principal().agency, out))), 201
 
 
 @bp.get("/cases/<int:case_id>")
@@ -73,7 +73,7 @@ def edit_note(case_id: int, entry_id: int):
     case, decision = access.open_case(case_id, "entry:edit")
     entry = db.session.get(Entry, entry_id)
     if entry is None or entry.case_id != case.id or not decision.can_read_entry(
-            entry.info_class, entry.kind, entry.restricted_to, g.user.agency.code):
+            entry.info_class, entry.kind, entry.restricted_to, access.principal().agency):
         audit.record_now("entry:edit", "denied", case_id=case.id, rule="entry not visible",
                          details={"entry_id": entry_id})
         abort(404)

@@ -6,9 +6,7 @@ what a page renders or the API serialises; neither builds a body of its own.
 
 from __future__ import annotations
 
-from flask import g
-
-from hub import disclosure
+from hub import access, disclosure
 from hub.cases import queries, redaction
 from hub.policy import Principal
 
@@ -52,4 +50,5 @@ def notes(case_id: int) -> disclosure.Read:
 
 
 def _agency() -> str:
-    return g.user.agency.code
+    """The kind of agency the caller works for: what an author's narrowing names."""
+    return access.principal().agency

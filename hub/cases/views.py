@@ -124,7 +124,7 @@ def _render_case(case, decision, status: int = 200, *, errors: dict | None = Non
     """The case page, as the caller may see it; its disclosure is audited first."""
     errors = dict(errors or {})
     kind = _kind_filter(errors)
-    agency = g.user.agency.code
+    agency = access.principal().agency  # its kind: what narrowing names
     read = reads.case_page(case, decision, kind)
     body, summary, entries = read.body
     since = queries.previous_visit(g.user.id, case.id, read.event.seq)

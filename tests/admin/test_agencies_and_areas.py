@@ -226,9 +226,6 @@ def test_a_new_police_kind_agency_does_what_police_do_on_cases_it_is_on(app, api
                                                             "case:create")
 
 
-@pytest.mark.xfail(strict=True, reason="hub/cases/api.py passes the agency's code where the "
-                   "policy's narrowing needs its kind (g.user.agency.code); reported to the "
-                   "lead, whose files these are")
 def test_a_new_police_kind_agency_reads_notes_narrowed_to_police(app, api, session):
     agency = create(api, "agencies", **AGENCY)
     _officer, met = staff(app, api, agency, "officer")
