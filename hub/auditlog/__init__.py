@@ -1,0 +1,2 @@
+"""The tamper-evident audit log: the event writer, the Merkle tree, its sequencer, proofs
+and `hub audit`. It knows nothing of the pages built on it (hub/dpo)."""
