@@ -22,14 +22,7 @@ from hub import crypto
 from hub.accounts.models import Agency, Area, User
 from hub.extensions import db
 from hub.timeutil import UTCDateTime, utcnow
-
-CASE_STATUSES = ("referred", "screening", "accepted", "active", "closed")
-RISK_LEVELS = ("standard", "medium", "high")
-ENTRY_KINDS = (
-    "note", "risk_assessment", "order", "breach", "intervention", "safety_plan",
-    "meeting", "action", "intelligence", "legal_advice", "charging_decision",
-    "court_outcome", "supervision", "offending_history",
-)
+from hub.vocabulary import CASE_STATUSES, ENTRY_KINDS, PARTIES, RISK_LEVELS
 
 
 class DataKey(db.Model):
@@ -139,7 +132,7 @@ class CaseParty(db.Model):
 
     __table_args__ = (
         UniqueConstraint("case_id", "person_id", name="uq_case_parties_case_person"),
-        CheckConstraint("party IN ('perpetrator', 'victim')", name="party"),
+        CheckConstraint(f"party IN {PARTIES}", name="party"),
     )
 
 

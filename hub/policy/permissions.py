@@ -2,6 +2,9 @@
 
 from enum import StrEnum
 
+# The case record's words, for the loader to validate rule conditions by (no models here).
+from hub.vocabulary import CASE_STATUSES, ENTRY_KINDS, PARTIES  # noqa: F401 -- re-exported
+
 
 class Permission(StrEnum):
     ADMIN_MANAGE = "admin:manage"
@@ -42,15 +45,3 @@ class Relationship(StrEnum):
         by (``member``, ``break-glass``), the same one the break-glass grant records."""
         return self.value.replace("_", "-")
 
-
-# The case record's vocabulary, repeated here so the policy loader can validate rule
-# conditions without importing the database models (tests/policy checks they agree with
-# hub.cases.models).
-CASE_STATUSES = ("referred", "screening", "accepted", "active", "closed")
-ENTRY_KINDS = (
-    "note", "risk_assessment", "order", "breach", "intervention", "safety_plan",
-    "meeting", "action", "intelligence", "legal_advice", "charging_decision",
-    "court_outcome", "supervision", "offending_history",
-)
-# The parts a person plays in a case (hub.cases.models.CaseParty), for kinds.yaml `about`.
-PARTIES = ("perpetrator", "victim")
