@@ -260,8 +260,16 @@ def test_removing_a_whole_agency(api, client, session):
     membership = session.scalar(select(Membership).where(
         Membership.case_id == case_id, Membership.agency_id.is_not(None)))
     assert api("probation.officer").get(f"/cases/{case_id}").status_code == 200
+    listed = api("probation.officer").get("/cases?per_page=100").get_json()
+    assert case_id in {c["id"] for c in listed["items"]}
     assert client.post(f"/cases/{case_id}/members/{membership.id}/remove").status_code == 302
     assert api("probation.officer").get(f"/cases/{case_id}").status_code == 404
+    # ...and the case has left their list, their searches and their totals (the SQL plan)
+    after = api("probation.officer").get("/cases?per_page=100").get_json()
+    assert case_id not in {c["id"] for c in after["items"]}
+    assert after["total"] == listed["total"] - 1
+    reference = api("police.officer").get(f"/cases/{case_id}").get_json()["reference"]
+    assert api("probation.officer").get(f"/cases?q={reference}").get_json()["total"] == 0
 
 
 def test_the_last_member_cannot_be_removed(api, client, session):
