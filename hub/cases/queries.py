@@ -191,11 +191,14 @@ def staff_matching(name: str) -> list[User]:
         .order_by(User.display_name, User.id).limit(STAFF_SHOWN)))
 
 
-def partner_agencies() -> list[Agency]:
-    """Active agencies with caseworkers, which may join a case team as a whole."""
+def partner_agencies(area_id: int | None = None) -> list[Agency]:
+    """Active agencies with caseworkers, which may join a case team as a whole: those that
+    serve every area, or ``area_id``'s."""
     kinds = sorted({kind for kind, _role in caseworking_roles()})
+    serves = Agency.area_id.is_(None) | (Agency.area_id == area_id)
     return list(db.session.scalars(
-        select(Agency).where(Agency.active, Agency.kind.in_(kinds)).order_by(Agency.code)))
+        select(Agency).where(Agency.active, Agency.kind.in_(kinds), serves)
+        .order_by(Agency.code)))
 
 
 def case_by_reference(reference: str) -> Case | None:

@@ -489,7 +489,8 @@ def _render_team(case, decision, name: str = "", errors: dict | None = None,
         "cases/team.html", case=case, members=members, name=name, errors=errors or {},
         staff=queries.staff_matching(name) if name.strip() else None,
         shown=queries.STAFF_SHOWN, on_team={m.user_id for m in members if m.user_id},
-        agencies=[a for a in queries.partner_agencies() if a.id not in joined]), status
+        agencies=[a for a in queries.partner_agencies(case.area_id)
+                  if a.id not in joined]), status
 
 
 def _team_read(case, decision) -> list:

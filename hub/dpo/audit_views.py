@@ -50,22 +50,16 @@ def _load(schema, raw: dict) -> tuple[dict | None, dict]:
 def _choices(raw: dict) -> dict[str, list[tuple[str, str]]]:
     """The pick-lists: agencies and roles from the policy, actions from the log. A value
     in the address that the lists do not hold is kept, so the form shows what it filters."""
-    policy = current_policy()
-    codes = sorted(policy.set.agencies)
-    lists = {
-        "agency": [(c, _agency_name(c, policy)) for c in codes],
+    policy, agencies = current_policy(), lookups.agencies()
+    lists = {  # events record the agency's own code; its roles are its kind's
+        "agency": [(a.code, agency_label(a.code)) for a in agencies],
         "role": [(r, r.replace("_", " ")) for r in sorted(
-            {role for code in codes for role in policy.roles(code)})],
+            {role for a in agencies for role in policy.roles(a.kind)})],
         "action": [(a, a) for a in queries.known_actions()]}
     for name, options in lists.items():
         if raw.get(name) and raw[name] not in {value for value, _label in options}:
             options.append((raw[name], raw[name]))
     return lists
-
-
-def _agency_name(code: str, policy) -> str:
-    label = agency_label(code)
-    return label if label != code else policy.set.agencies[code].get("name", code)
 
 
 def _search_page(raw, errors, rows=(), total=0, page=1, per_page=50, status=200):

@@ -110,3 +110,8 @@ def references(ids: Iterable[int | None]) -> dict[int, str]:
         return {}
     return dict(db.session.execute(select(Case.id, Case.reference)
                                    .where(Case.id.in_(wanted))).all())
+
+
+def agencies() -> list[Agency]:
+    """Every agency, as the audit log names them (its code), for the search's pick-list."""
+    return list(db.session.scalars(select(Agency).order_by(Agency.name)))

@@ -39,7 +39,26 @@ def class_label(code: str | None) -> str:
 
 
 def agency_label(code: str | None) -> str:
-    return AGENCY_LABELS.get(code or "", code or "")
+    """The demo's agencies as caseworkers say them; any other by the name it was given."""
+    if not code:
+        return ""
+    return AGENCY_LABELS.get(code) or _agency_names().get(code, code)
+
+
+def _agency_names() -> dict[str, str]:
+    """Agencies an administrator created, by code: read once per request."""
+    from flask import g, has_app_context
+
+    if not has_app_context():
+        return {}
+    if "hub_agency_names" not in g:
+        from sqlalchemy import select
+
+        from hub.accounts.models import Agency
+        from hub.extensions import db
+
+        g.hub_agency_names = dict(db.session.execute(select(Agency.code, Agency.name)).all())
+    return g.hub_agency_names
 
 
 def _as_date(value) -> date | None:

@@ -528,3 +528,30 @@ def test_the_openapi_description_names_new_agencies_by_code_and_the_policy_by_ki
         assert methods <= set(paths[path]), path
     assert "kind" in paths["/admin/agencies/{agency_id}"]["patch"]["responses"]["200"][
         "description"]
+
+
+# -- what other pages make of a new agency ------------------------------------------------------
+def test_the_dpo_can_filter_the_audit_log_by_a_new_agency_by_name(api, client, session):
+    create(api, "agencies", **AGENCY)
+    sign_in(client, "dpo")
+    page = client.get("/audit/").get_data(as_text=True)
+    assert '<option value="met-police-2"' in page
+    assert "Metropolitan Police (north)" in page
+
+
+def test_the_team_page_offers_only_agencies_that_serve_the_case_area(api, client, session):
+    hampshire_only = create(api, "agencies", code="hants-advocacy", name="Hampshire Advocacy",
+                            kind="advocacy", area="hampshire")
+    everywhere = create(api, "agencies", **AGENCY)
+    sign_in(client, "police.officer")
+    london = client.get(f"/cases/{case_id(session, FIRST)}/team").get_data(as_text=True)
+    assert everywhere["name"] in london and hampshire_only["name"] not in london
+
+
+def test_pages_name_a_new_agency_by_its_name_not_its_code(app, api, client, session):
+    create(api, "agencies", **AGENCY)
+    case = case_id(session, FIRST)
+    api("police.officer").post(f"/cases/{case}/members", json={"agency": "met-police-2"})
+    sign_in(client, "police.officer")
+    team = client.get(f"/cases/{case}/team").get_data(as_text=True)
+    assert 'data-label="Agency">Metropolitan Police (north)</td>' in team
