@@ -40,7 +40,7 @@ REPORTED = [
      "another provider already has this issuer",
      "hub/admin/api.py: an issuer in use is a 400, where a username in use is a 409"),
 ]
-EXAMPLES = 25  # per operation and phase: the whole run stays within a few minutes
+EXAMPLES = 20  # per operation and phase: the whole run stays within a few minutes
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "response_headers_conformance",
           "positive_data_acceptance", "negative_data_rejection", "use_after_free",
