@@ -39,7 +39,7 @@ def subject_problems(connection) -> list[str]:
             (_INDEXED_SQL, named, "audit_subjects names person {person} for event seq {seq}, "
                                   "which the signed event does not")):
         rows = connection.exec_driver_sql(
-            f"SELECT * FROM ({first} EXCEPT {second}) d ORDER BY 1, 2").fetchall()  # noqa: S608  # nosec B608 -- constant SQL
+            f"SELECT * FROM ({first} EXCEPT {second}) d ORDER BY 1, 2").fetchall()  # noqa: S608 -- constant SQL  # nosec B608
         problems += [message.format(seq=seq, person=person) for seq, person in rows[:SHOWN]]
         if len(rows) > SHOWN:
             problems.append(f"... and {len(rows) - SHOWN} more like it")
