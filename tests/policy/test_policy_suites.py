@@ -1,19 +1,26 @@
 """The policy test suites in policies/tests pass, and every rule is pinned by at least one.
 
-The mutation test drops each rule (and each role permission) in turn from a copy of
-policies/ and checks that some policy test then fails: a rule no test notices could be
-deleted, or silently changed, without anyone finding out.
+The mutation tests change a copy of policies/ and check that some policy test then fails:
+a rule no test notices could be deleted, or silently changed, without anyone finding out.
+They drop each rule (and each role permission) in turn, and change each rule of base.yaml
+and of every area file one way at a time (flip its effect, drop one agency, role, action,
+class, relationship, kind or status, drop its statuses or kinds condition, make it stop
+holding in one status). A mutant that cannot change any answer is listed in EQUIVALENT
+with the reason; one the loader refuses is listed in REFUSED with the loader's words.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
 from hub.policy import PolicyError, load_policy
+from hub.policy.permissions import CASE_STATUSES
 from hub.policy.suites import load_suites, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +79,7 @@ def test_removing_any_rule_fails_a_policy_test(tmp_path, suites, file, rule_id):
         path.write_text(yaml.safe_dump(data, sort_keys=False))
 
     mutated = load_policy(_mutated(tmp_path, drop))
-    assert rule_id not in {r.id for r in mutated.set.base_rules}
+    assert rule_id not in _rules_by_id(mutated)
     report = run(mutated, suites)
     assert not report.ok, f"no policy test notices that rule {rule_id} ({file}) is gone"
 
@@ -161,3 +168,152 @@ def test_changing_whom_a_class_is_about_fails_a_policy_test(tmp_path, suites, in
     mutated = _edit_kinds(tmp_path, "about", info_class, swap)
     assert not run(mutated, suites).ok, f"no policy test notices {info_class} not being " \
                                         f"about the {party}"
+
+
+# -- mutants of every rule: its effect and its conditions, not only its presence -----------
+def _rules_by_id(policy) -> dict:
+    """Every rule the policy loaded, base and area files alike."""
+    rules = [*policy.set.base_rules, *(r for rs in policy.set.area_rules.values() for r in rs)]
+    return {r.id: r for r in rules}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One small change to one rule, as a person editing the YAML might make it."""
+
+    file: str
+    rule_id: str
+    change: str  #: e.g. "effect flipped", "agencies without nhs"
+    edit: Callable[[dict], None]  #: applies the change to the rule's YAML mapping
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule_id}: {self.change}"
+
+
+_LISTS = ("agencies", "actions", "classes", "relationship", "kinds", "statuses")
+
+
+def _flip(rule: dict) -> None:
+    """The opposite effect, with the conditions the language demands of it (a deny takes
+    no relationship or kinds; an allow needs a relationship), so that the mutant loads."""
+    if rule["effect"] == "allow":
+        rule.update(effect="deny")
+        rule.pop("relationship", None)
+        rule.pop("kinds", None)
+    else:
+        rule.update(effect="allow", relationship=["member", "break_glass"])
+
+
+def _without(key: str, value: str) -> Callable[[dict], None]:
+    return lambda rule: rule[key].remove(value)
+
+
+def _drop(key: str) -> Callable[[dict], None]:
+    return lambda rule: rule.pop(key)
+
+
+def _set(key: str, values: list[str]) -> Callable[[dict], None]:
+    return lambda rule: rule.update({key: values})
+
+
+def _mutants_of(file: str, rule: dict, roles: dict) -> list[Mutant]:
+    """Dropping the only item of a list would empty it: the loader refuses an empty list,
+    and a rule matching nothing is the rule removed, which the test above covers."""
+    found = [Mutant(file, rule["id"], "effect flipped", _flip)]
+    for key in _LISTS:
+        if len(rule.get(key, ())) >= 2:
+            found += [Mutant(file, rule["id"], f"{key} without {v}", _without(key, v))
+                      for v in rule[key]]
+    found += [Mutant(file, rule["id"], f"no {key} condition", _drop(key))
+              for key in ("statuses", "kinds") if key in rule]
+    every_role = [r for agency in rule["agencies"] for r in roles[agency]["roles"]]
+    if "roles" not in rule and len(every_role) >= 2:  # "every role" written out, one missed
+        found += [Mutant(file, rule["id"], f"roles without {r}",
+                         _set("roles", [x for x in every_role if x != r])) for r in every_role]
+    if "statuses" not in rule:  # a rule for every status made to stop holding in one
+        found += [Mutant(file, rule["id"], f"not when {s}",
+                         _set("statuses", [x for x in CASE_STATUSES if x != s]))
+                  for s in CASE_STATUSES]
+    return found
+
+
+def _every_mutant() -> list[Mutant]:
+    roles = yaml.safe_load((POLICIES / "roles.yaml").read_text())["agencies"]
+    return [mutant for path in _rule_files()
+            for rule in yaml.safe_load(path.read_text())["rules"]
+            for mutant in _mutants_of(path.relative_to(POLICIES).as_posix(), rule, roles)]
+
+
+MUTANTS = _every_mutant()
+
+# Mutants that cannot change any answer of the policy, each with the reason.
+_CLOSED = ("every class it grants is denied on a closed case by closed-cases-read-only, "
+           "which wins over any allow; it grants no case.core, the one class a closed case "
+           "leaves writable")
+EQUIVALENT = {
+    "nhs-write: not when closed": _CLOSED,
+    "probation-write: not when closed": _CLOSED,
+    "cps-write: not when closed": _CLOSED,
+}
+# Mutants the loader refuses (so the hub would not start), with the loader's reason.
+REFUSED = {
+    "hampshire-no-clinical-summary-to-probation: effect flipped":
+        "area policies may only narrow the base policy",
+}
+
+
+def _shape(rule) -> dict:
+    """A loaded rule as the YAML mapping that would produce it (to check the mutation)."""
+    out = {"effect": rule.effect, "agencies": set(rule.agencies),
+           "actions": {a.value for a in rule.actions}, "classes": set(rule.classes),
+           "relationship": {r.value for r in rule.relationship}}
+    for key in ("roles", "kinds", "statuses"):
+        if getattr(rule, key) is not None:
+            out[key] = set(getattr(rule, key))
+    return out
+
+
+def _expected_shape(mutant: Mutant) -> dict:
+    rule = next(r for r in yaml.safe_load((POLICIES / mutant.file).read_text())["rules"]
+                if r["id"] == mutant.rule_id)
+    mutant.edit(rule)
+    keys = ("agencies", "roles", "actions", "classes", "kinds", "statuses")
+    return {"effect": rule["effect"], "relationship": set(rule.get("relationship", ())),
+            **{k: set(rule[k]) for k in keys if k in rule}}
+
+
+def _load_mutant(tmp_path: Path, mutant: Mutant):
+    def edit(copy: Path) -> None:
+        path = copy / mutant.file
+        data = yaml.safe_load(path.read_text())
+        mutant.edit(next(r for r in data["rules"] if r["id"] == mutant.rule_id))
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    return load_policy(_mutated(tmp_path, edit))
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: f"{m.file}:{m.id}")
+def test_every_mutant_of_every_rule_fails_a_policy_test(tmp_path, suites, mutant):
+    try:
+        policy = _load_mutant(tmp_path, mutant)
+    except PolicyError as exc:
+        assert mutant.id in REFUSED, f"the loader refuses {mutant.id}: {exc}"
+        assert REFUSED[mutant.id] in str(exc), exc
+        return
+    assert mutant.id not in REFUSED, f"{mutant.id} loads: take it off REFUSED"
+    assert _shape(_rules_by_id(policy)[mutant.rule_id]) == _expected_shape(mutant)
+    report = run(policy, suites)
+    if mutant.id in EQUIVALENT:
+        assert report.ok, f"a policy test notices {mutant.id}: take it off EQUIVALENT"
+    else:
+        assert not report.ok, f"no policy test notices {mutant.id} ({mutant.file})"
+
+
+def test_the_mutants_reach_every_rule_and_the_lists_name_real_mutants():
+    ids = {m.id for m in MUTANTS}
+    assert set(EQUIVALENT) <= ids and set(REFUSED) <= ids
+    assert {m.rule_id for m in MUTANTS} == {rule_id for _f, rule_id in _every_rule()}
+    assert any(m.file.startswith("areas/") for m in MUTANTS)
+    changes = {m.change.split(" ")[0] for m in MUTANTS}
+    assert {"effect", "agencies", "classes", "no", "roles", "not"} <= changes
