@@ -87,7 +87,7 @@ def test_officer_lists_searches_and_opens_a_case(client, session):
     victims = " ".join(t for t in re.findall(r'id="(victim-\d+)"', body)
                        for t in [text_by_id(body, t)])
     assert "Claire Example-Holt" in victims and "Flat 3, 12 Example Road" in victims
-    assert "Dr Priya Nandra (nhs)" in text_by_id(body, "team")
+    assert "Dr Priya Nandra (NHS)" in text_by_id(body, "team")
     text = page_text(body)
     assert "vehicle tracker" in text  # intelligence
     assert "Stalking Protection Order: no contact" in text and "Breach recorded" in text
@@ -348,7 +348,7 @@ def test_adding_a_team_member_through_the_form(client, session):
     case_id = create_through_form(client)
     added = client.post(f"/cases/{case_id}/members", data={"username": "nhs.clinician"})
     assert added.status_code == 302
-    assert "Dr Priya Nandra (nhs)" in text_by_id(html(client.get(f"/cases/{case_id}")), "team")
+    assert "Dr Priya Nandra (NHS)" in text_by_id(html(client.get(f"/cases/{case_id}")), "team")
     memberships = session.scalar(select(func.count(Membership.id))
                                  .where(Membership.case_id == case_id))
     for bad in ({"username": "no.such.user"}, {"username": "dpo"},

@@ -380,7 +380,7 @@ def officer_creates_case(ui: Ui, tag: str) -> str:
     ui.fill("Add a named user (username)", "nhs.clinician")
     ui.follow(page.get_by_role("button", name="Add to team"), shot="6-member-added")
     expect(page.get_by_role("status")).to_contain_text("Added to the case team.")
-    expect(page.locator("#team")).to_contain_text("Dr Priya Nandra (nhs)")
+    expect(page.locator("#team")).to_contain_text("Dr Priya Nandra (NHS)")
     return reference
 
 

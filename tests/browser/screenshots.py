@@ -47,12 +47,31 @@ def take(out: Path) -> list[Path]:
 
         run(dpo)
         run(journeys.officer_creates_case, "screenshot")
+        run(everyday_pages)
         username, seed = data.make_user(hub)
         run(journeys.sign_in_with_code, username, data.PASSWORD, lambda: totp_now(seed))
         username, _none = data.make_user(hub, totp=False)
         run(journeys.enrol_authenticator, username, data.PASSWORD, totp_now)
         browser.close()
     return sorted(out.glob("*.png"))
+
+
+def everyday_pages(ui: Ui) -> None:
+    """The pages people reach every day that no journey above photographs."""
+    first = 1  # the demo's first case: seeded first
+    journeys.sign_in(ui, "police.officer")
+    ui.goto(f"/cases/{first}/team", "7-team")
+    ui.goto(f"/cases/{first}/notes/new", "7-add-note")
+    ui.context.clear_cookies()
+    journeys.sign_in(ui, "police.supervisor")
+    ui.goto("/cases/?q=STAC-HAM-2026-00099", "7-break-glass-offer")
+    ui.context.clear_cookies()
+    journeys.sign_in(ui, "dpo")
+    ui.goto("/dpo/", "8-dpo-landing")
+    ui.goto("/dpo/people?name=Claire", "8-dpo-person-history")
+    ui.context.clear_cookies()
+    journeys.sign_in(ui, "admin")
+    ui.goto("/admin/agencies", "9-admin-agencies")
 
 
 def main() -> None:

@@ -49,8 +49,8 @@ def test_case_page_sums_up_the_team_with_role_and_agency(api, client, session):
     sign_in(client, "police.officer")
     assert add(client, case_id, username="nhs.clinician").status_code == 302
     team = text_by_id(html(client.get(f"/cases/{case_id}")), "team")
-    assert "PC Sam Ellery (police), officer" in team
-    assert "Dr Priya Nandra (nhs), clinician" in team
+    assert "PC Sam Ellery (Police), officer" in team
+    assert "Dr Priya Nandra (NHS), clinician" in team
     page = html(client.get(f"/cases/{case_id}"))
     assert links(page, "/team$") == [f"/cases/{case_id}/team"]
 
@@ -59,7 +59,7 @@ def test_the_change_link_is_only_for_those_who_may_change_the_team(client, sessi
     case_id = min(c for c in _demo_ids(session))
     sign_in(client, "nhs.clinician")  # a member, but clinicians do not add members
     page = html(client.get(f"/cases/{case_id}"))
-    assert "Dr Priya Nandra (nhs), clinician" in text_by_id(page, "team")
+    assert "Dr Priya Nandra (NHS), clinician" in text_by_id(page, "team")
     assert links(page, "/team$") == [] and "Change the team" not in page
 
 
