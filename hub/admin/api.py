@@ -10,6 +10,7 @@ from hub.admin import operations, queries
 from hub.admin import schemas as s
 from hub.api import BadInput, bp, error, load, query_args
 from hub.auditlog import writer as audit
+from hub.errors import Conflict
 from hub.policy import Permission, current_policy
 
 
@@ -186,7 +187,7 @@ def admin_create_provider():
     access.require(Permission.ADMIN_MANAGE)
     data = load(s.ProviderIn())
     if queries.slug_taken(data["slug"]):
-        raise BadInput("slug: already in use", "slug")
+        raise Conflict("slug: already in use", "slug")  # valid, but taken: as a username
     data = _provider_data(data)
     provider = operations.save_provider(None, data, g.user)
     return jsonify(s.provider_out(provider)), 201
@@ -211,5 +212,5 @@ def _provider_data(data: dict, provider_id: int | None = None) -> dict:
             raise BadInput("agency: unknown agency", "agency")
         data["agency"] = agency
     if "issuer" in data and queries.issuer_taken(data["issuer"], provider_id):
-        raise BadInput("issuer: another provider already has this issuer", "issuer")
+        raise Conflict("issuer: another provider already has this issuer", "issuer")
     return data

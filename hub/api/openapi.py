@@ -183,13 +183,15 @@ def _admin_paths(spec: APISpec, ref) -> dict:
         "/admin/identity-providers": {
             "get": {"tags": admin, "responses": _responses(200, "identity providers", 403)},
             "post": {"tags": admin, "requestBody": _body(ref("ProviderIn")),
-                     "responses": _responses(201, "the new provider", 400, 403)}},
+                     "responses": _responses(201, "the new provider; 409 when its slug or "
+                                                  "issuer is in use", 400, 403, 409)}},
         "/admin/identity-providers/{provider_id}": {
             "get": {"tags": admin, "parameters": [idp_id],
                     "responses": _responses(200, "a provider", 403, 404)},
             "patch": {"tags": admin, "parameters": [idp_id],
                       "requestBody": _body(ref("ProviderUpdateIn")),
-                      "responses": _responses(200, "changed", 400, 403, 404)}},
+                      "responses": _responses(200, "changed; 409 when the issuer is "
+                                                   "another provider's", 400, 403, 404, 409)}},
     }
 
 
