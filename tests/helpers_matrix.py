@@ -49,6 +49,9 @@ WRITE = {
     "cps": {"legal", "legal.outcome", "orders"},
     "advocacy": {"case.core", "victim.identity", "victim.location", "victim.support"},
 }
+# policies/base.yaml, closed-cases-read-only: a closed case is a record; only case.core stays
+# writable (by the agencies that write it), so that the case can be reopened.
+CLOSED_WRITABLE = {"case.core"}
 # policies/areas/hampshire.yaml: Hampshire shares the clinical summary with police only.
 AREA_DENIES = {"hampshire": {("probation", "clinical.summary")}, "london": set()}
 
@@ -99,6 +102,13 @@ def readable(username: str, area: str) -> set[str]:
 
 def withheld(username: str, area: str) -> set[str]:
     return set(CLASSES) - readable(username, area)
+
+
+def may_write(username: str, status: str, info_class: str) -> bool:
+    """Whether ``username``, on the team of a case with ``status``, may write the class."""
+    if not USERS[username][2] or info_class not in WRITE.get(agency(username), set()):
+        return False
+    return status != "closed" or info_class in CLOSED_WRITABLE
 
 
 def entry_visible(username: str, area: str, info_class: str, kind: str,
