@@ -30,7 +30,11 @@ from hub.extensions import db
 
 # (user, the paths fuzzed as that user): who each part of the API is for.
 RUNS = [("admin", r"^/admin/"), ("dpo", r"^/(audit|dpo|people)/"),
-        ("police.officer", r"^/(?!admin/|audit/|dpo/|people/)")]
+        ("police.officer", r"^/(?!admin/|audit/|dpo/|people/)"),
+        # Perpetrator-facing workers, on every case route: no response may carry a
+        # victim's address, phone, email or workplace (DOMAIN rule 3), whatever is sent.
+        ("nhs.clinician", r"^/cases"), ("probation.officer", r"^/cases")]
+PERPETRATOR_FACING = {"nhs.clinician", "probation.officer"}
 # Failures in routes owned elsewhere, reported to their owners: each is let through only in
 # exactly this form (operation, check, a text in the request or response) until fixed there.
 REPORTED: list[tuple[str, str, str, str]] = []  # none open
@@ -84,21 +88,44 @@ def test_every_check_schemathesis_has_passes(app, session, tokens, in_process_pr
     for user, paths in RUNS:
         schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app,
                                                 config=_config(tokens[user]))
-        failures += _run(schema.include(path_regex=paths))
+        forbidden = _victim_locations() if user in PERPETRATOR_FACING else ()
+        failures += _run(schema.include(path_regex=paths), forbidden)
     assert not failures, "\n\n".join(failures)
 
 
-def _run(schema) -> list[str]:
+def _victim_locations() -> list[str]:
+    """Every victim location value in the demo data, as a response would carry it."""
+    from hub.seed import CASES
+
+    return [victim[field] for case in CASES for victim in case["victims"]
+            for field in ("address", "phone", "email", "workplace") if victim.get(field)]
+
+
+def _run(schema, forbidden=()) -> list[str]:
     out, tested = [], collections.Counter()
     for event in from_schema(schema).execute():
         if isinstance(event, events.NonFatalError | events.FatalError):
             out.append(f"error: {getattr(event, 'label', '')} {event!r}"[:2000])
         if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
             tested[event.recorder.label] += len(event.recorder.cases)
-            out += _failures(event.recorder)
+            out += _failures(event.recorder) + _leaks(event.recorder, forbidden)
     operations = {result.ok().label for result in schema.get_all_operations()}
     untested = sorted(op for op in operations if tested[op] < 3)
     assert operations and not untested, f"too few requests for {untested}: {tested}"
+    return out
+
+
+def _leaks(recorder, forbidden) -> list[str]:
+    """Responses to a perpetrator-facing worker that carry a victim's location."""
+    out = []
+    for case_id, interaction in recorder.interactions.items():
+        body = interaction.response.content.decode("utf-8", "replace") \
+            if interaction.response else ""
+        shown = [value for value in forbidden if value in body]
+        if shown:
+            case = recorder.cases[case_id].value
+            out.append(f"{recorder.label}: victim location {shown} in the answer to "
+                       f"{case.method} {case.formatted_path}")
     return out
 
 
