@@ -187,3 +187,21 @@ def check_page(page: Page, console: Console, *, axe: bool = True,
         problems += noscript.violations(page) if noscript else axe_violations(page)
         _axe_checked.add(shape)
     assert not problems, f"{page.url}:\n" + "\n".join(problems)
+
+
+# -- axe's "incomplete" results, reviewed -----------------------------------------------------
+def axe_review(page: Page) -> tuple[list[str], list[dict]]:
+    """axe-core's violations (one line per failing node) and its incomplete results: the
+    checks it could not decide alone (each with its rule id, impact, nodes and why)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS},
+                                       "resultTypes": ["violations", "incomplete"]})
+    violations = [f"{v['id']} ({v['impact']}): {v['help']} at {node['target']}"
+                  for v in results.response["violations"] for node in v["nodes"]]
+    incomplete = [{"id": r["id"], "impact": node.get("impact") or r["impact"],
+                   "target": node["target"], "html": node["html"][:200],
+                   "why": "; ".join(c["message"] for c in node["any"] + node["all"]
+                                    + node["none"])}
+                  for r in results.response["incomplete"] for node in r["nodes"]]
+    return violations, incomplete
