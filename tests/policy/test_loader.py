@@ -66,6 +66,10 @@ BROKEN = {
     "allow without relationship": (
         lambda c: _edit_rule(c, "base.yaml", "nhs-write", relationship=None),
         "base.yaml: rule nhs-write: an allow rule must name its relationship"),
+    "write limited to kinds": (
+        lambda c: _edit_rule(c, "base.yaml", "police-read-safety-plan",
+                             actions=["read", "write"]),
+        "base.yaml: rule police-read-safety-plan: kinds can limit reading only"),
     "deny with kinds": (lambda c: _add_rule(c, "base.yaml", {**DENY, "kinds": ["note"]}),
                         "base.yaml: rule extra-deny: a deny rule always applies"),
     "allow in an area file": (
