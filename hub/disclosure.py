@@ -24,6 +24,7 @@ from flask import g, has_request_context
 from hub import access
 from hub.auditlog import writer as audit
 from hub.auditlog.models import AuditEvent
+from hub.cases import queries
 from hub.policy import CaseDecision, Relationship
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,12 @@ def answer_write(event: AuditEvent, build: Builder) -> Any:
 
 def _record(action: str, out: Disclosure, *, case=None, decision: CaseDecision | None = None,
             details: dict) -> AuditEvent:
-    grant = _grant_id(case, decision)
     try:
-        event = _write(action, out, case, decision, grant, details)
+        event = audit.record_now(
+            action, case_id=case.id if case is not None else None, classes=out.classes,
+            subject_ids=out.subject_ids, grant_id=_grant_id(case, decision), details=details,
+            purpose=decision.relationship.purpose if decision is not None else None,
+            rule=decision.why if decision is not None else None)
     except Exception:
         out.withdraw()  # the body dies with the exception: nothing left to refuse
         raise
@@ -118,20 +122,10 @@ def _record(action: str, out: Disclosure, *, case=None, decision: CaseDecision |
     return event
 
 
-def _write(action: str, out: Disclosure, case, decision, grant, details) -> AuditEvent:
-    return audit.record_now(
-        action, case_id=case.id if case is not None else None, classes=out.classes,
-        subject_ids=out.subject_ids, grant_id=grant, details=details,
-        purpose=decision.relationship.purpose if decision is not None else None,
-        rule=decision.why if decision is not None else None)
-
-
 def _grant_id(case, decision: CaseDecision | None) -> int | None:
     """Reads under break-glass name their grant, so its review lists what was read."""
     if decision is None or decision.relationship is not Relationship.BREAK_GLASS:
         return None
-    from hub.cases import queries  # late: hub.cases builds on this module
-
     grant = queries.active_grant(access.principal(), case)
     return grant.id if grant is not None else None
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.accounts.models import Area
+from hub.auditlog.models import AuditEvent
 from hub.cases.models import BreakGlassGrant, Case
 from tests.conftest import demo_case_ids
 from tests.factories import events_since, last_seq, leave_team, links, page_text, sign_in
@@ -249,3 +250,19 @@ def test_other_404_pages_offer_nothing(client, session):
     sign_in(client, "police.supervisor")
     page = client.get("/no-such-page")
     assert page.status_code == 404 and links(html(page), "break-glass") == []
+
+
+def test_reads_under_break_glass_name_their_grant(api, session):
+    """So that the DPO's review of the grant lists exactly what was read under it."""
+    case_id, _reference = london_case_not_on(api)
+    granted = api("police.supervisor").post(f"/cases/{case_id}/break-glass",
+                                            json={"reason": REASON})
+    assert granted.status_code == 200
+    grant = session.scalars(select(BreakGlassGrant).where(
+        BreakGlassGrant.case_id == case_id)).one()
+    assert api("police.supervisor").get(f"/cases/{case_id}").status_code == 200
+    read = session.scalars(select(AuditEvent).where(
+        AuditEvent.case_id == case_id, AuditEvent.action == "case:read")
+        .order_by(AuditEvent.seq.desc())).first()
+    assert (read.username, read.purpose, read.grant_id) == (
+        "police.supervisor", "break-glass", grant.id)
