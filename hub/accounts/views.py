@@ -12,6 +12,7 @@ from flask_login import login_user, logout_user
 from markupsafe import Markup
 
 from hub.accounts import operations, passwords, security
+from hub.accounts.signin import begin_session
 from hub.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
@@ -39,22 +40,6 @@ def sign_in():
             else:
                 return begin_session(outcome.user, mfa_passed=not outcome.needs_otp)
     return render_template("accounts/sign_in.html", errors=errors), status
-
-
-def begin_session(user, *, mfa_passed: bool):
-    """Start a fresh server-side session for ``user``, ending any this browser held; local
-    and single sign-on alike go on to the second factor unless it has passed already."""
-    previous = session.get("_user_id")
-    if previous:  # this browser was signed in: that server-side session ends here
-        operations.end_session(previous, reason="signed in again")
-    session.clear()  # a fresh session on sign-in: no fixation
-    user.session_token = operations.start_session(user, mfa_passed=mfa_passed)
-    login_user(user)
-    if user.must_change_password:
-        return redirect(url_for("accounts.choose_password"))
-    if mfa_passed:
-        return redirect(url_for("home"))
-    return redirect(url_for("accounts.mfa" if user.totp_enrolled else "accounts.enrol"))
 
 
 def _second_factor_passed(user, token: str):

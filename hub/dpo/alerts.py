@@ -11,9 +11,9 @@ from sqlalchemy import func, or_, select
 from hub.auditlog import writer as audit
 from hub.auditlog.models import AuditEvent
 from hub.cases.models import BreakGlassGrant
-from hub.cases.operations import Conflict
 from hub.dpo import lookups, queries
 from hub.dpo.models import Alert, AlertEvent
+from hub.errors import Conflict
 from hub.extensions import db
 from hub.timeutil import utcnow
 from hub.web.formatting import agency_label, uk_date

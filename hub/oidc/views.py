@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 
-from hub.accounts.views import begin_session
+from hub.accounts.signin import begin_session
 from hub.extensions import limiter
 from hub.oidc import operations
 
