@@ -163,12 +163,13 @@ def test_bad_providers_are_400(api, session, change):
     assert r.json["error"]["field"]
 
 
-def test_duplicate_slug_or_issuer_is_400(api, session):
+def test_duplicate_slug_or_issuer_is_409(api, session):
+    """Valid input that clashes with what exists, as a username in use is."""
     assert api("admin").post("/admin/identity-providers", json=PROVIDER).status_code == 201
     again = api("admin").post("/admin/identity-providers", json=PROVIDER)
-    assert again.status_code == 400 and again.json["error"]["field"] == "slug"
+    assert again.status_code == 409 and again.json["error"]["field"] == "slug"
     other = api("admin").post("/admin/identity-providers", json={**PROVIDER, "slug": "met2"})
-    assert other.status_code == 400 and other.json["error"]["field"] == "issuer"
+    assert other.status_code == 409 and other.json["error"]["field"] == "issuer"
 
 
 def test_provider_form_page(client, session):

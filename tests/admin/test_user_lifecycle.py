@@ -74,15 +74,3 @@ def test_a_role_the_agency_does_not_have_is_refused_on_the_page(client, session)
     assert "There is a problem" in client.get(response.headers["Location"]).text
     assert _user("police.officer").role == "officer"
     assert events_since(before, "admin:user:update") == []
-
-
-def test_a_provider_slug_or_issuer_in_use_is_a_409_naming_the_field(api, session):
-    body = {"slug": "met-sso", "name": "Met SSO", "issuer": "https://sso.met.example",
-            "client_id": "hub", "client_secret": "s3cret-s3cret-s3cret", "agency": "police",
-            "role_claim": "role", "role_map": {"pc": "officer"}}
-    first = api("admin").post("/admin/identity-providers", json=body)
-    assert first.status_code == 201, first.get_json()
-    again = api("admin").post("/admin/identity-providers", json=body)
-    assert (again.status_code, again.get_json()["error"]["field"]) == (409, "slug")
-    other = api("admin").post("/admin/identity-providers", json={**body, "slug": "met-sso-2"})
-    assert (other.status_code, other.get_json()["error"]["field"]) == (409, "issuer")
