@@ -9,14 +9,15 @@ from hub.accounts.models import Agency, Area, User
 from hub.cases.models import Case, Membership
 from hub.extensions import db
 from hub.oidc.models import IdentityProvider
+from hub.sql import LIKE_ESCAPE, contains
 
 
 def users(q: str = "", agency: str | None = None, page: int = 1, per_page: int = 50):
     query = select(User).join(Agency, User.agency_id == Agency.id)
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(User.username.ilike(pattern, escape="\\"),
-                                User.display_name.ilike(pattern, escape="\\")))
+        pattern = contains(q)
+        query = query.where(or_(User.username.ilike(pattern, escape=LIKE_ESCAPE),
+                                User.display_name.ilike(pattern, escape=LIKE_ESCAPE)))
     if agency:
         query = query.where(Agency.code == agency)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))

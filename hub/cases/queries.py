@@ -28,6 +28,7 @@ from hub.policy import (
     current_policy,
     plan,
 )
+from hub.sql import LIKE_ESCAPE, contains
 from hub.timeutil import utcnow
 
 
@@ -182,11 +183,11 @@ def staff_matching(name: str) -> list[User]:
     pairs = caseworking_roles()
     if not name.strip() or not pairs:
         return []
-    pattern = f"%{plan._escape_like(name.strip().lower())}%"
+    pattern = contains(name.strip().lower())
     return list(db.session.scalars(
         select(User).join(Agency, User.agency_id == Agency.id)
         .where(User.active, Agency.active,
-               func.lower(User.display_name).like(pattern, escape="\\"),
+               func.lower(User.display_name).like(pattern, escape=LIKE_ESCAPE),
                or_(*(and_(Agency.kind == k, User.role == r) for k, r in pairs)))
         .order_by(User.display_name, User.id).limit(STAFF_SHOWN)))
 

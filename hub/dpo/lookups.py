@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from hub.accounts.models import Agency, Area, User
 from hub.cases.models import Case, CaseParty, Person
 from hub.extensions import db
+from hub.sql import LIKE_ESCAPE, contains
 
 LIMIT = 100  #: rows a look-up shows; a longer list asks for more of the name instead
 MAX_WORDS = 6
@@ -33,11 +34,6 @@ class Party:
     area: str
 
 
-def _like(text: str) -> str:
-    """A LIKE pattern finding ``text`` anywhere, its own wildcards taken literally."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _parties():
     return (select(Person.id, Person.name, CaseParty.party, Case.id, Case.reference, Area.name)
             .join(CaseParty, CaseParty.person_id == Person.id)
@@ -49,7 +45,7 @@ def find_people(name: str) -> tuple[list[Party], bool]:
     whether there were more than LIMIT. Erased people have no name, so are never found."""
     words = name.split()[:MAX_WORDS]
     query = _parties().where(Person.name.is_not(None),
-                             *(Person.name.ilike(_like(w), escape="\\") for w in words))
+                             *(Person.name.ilike(contains(w), escape=LIKE_ESCAPE) for w in words))
     rows = db.session.execute(query.order_by(Person.name, Person.id, Case.reference)
                               .limit(LIMIT + 1)).all()
     return [Party(*row) for row in rows[:LIMIT]], len(rows) > LIMIT
@@ -70,7 +66,7 @@ def find_cases(reference: str) -> tuple[Case | None, list[tuple[int, str, str]],
         return exact, [], False
     rows = db.session.execute(
         select(Case.id, Case.reference, Area.name).join(Area, Area.id == Case.area_id)
-        .where(Case.reference.ilike(_like(wanted), escape="\\"))
+        .where(Case.reference.ilike(contains(wanted), escape=LIKE_ESCAPE))
         .order_by(Case.reference).limit(LIMIT + 1)).all()
     return None, [tuple(r) for r in rows[:LIMIT]], len(rows) > LIMIT
 

@@ -17,6 +17,7 @@ from hub.accounts.models import Area
 from hub.cases.models import BreakGlassGrant, Case, CaseParty, Entry, Membership, Person
 from hub.policy.engine import CaseDecision, Policy, Principal
 from hub.policy.permissions import CASE_STATUSES, Relationship
+from hub.sql import LIKE_ESCAPE, contains
 
 
 def member_case_ids(principal: Principal) -> Select:
@@ -89,19 +90,19 @@ def visible_cases(policy: Policy, principal: Principal, now: datetime) -> Column
 def matches_search(policy: Policy, principal: Principal, now: datetime,
                    text: str) -> ColumnElement[bool]:
     """Search by reference, and by a person's name only where that name may be read."""
-    pattern = f"%{_escape_like(text.lower())}%"
+    pattern = contains(text.lower())
     member = is_member(principal)  # within visible cases: not a member means break-glass
 
     def named(party: str, info_class: str) -> ColumnElement[bool]:
         # Correlated: probed only for the few cases the visibility filter lets through.
         name_hit = exists().where(CaseParty.case_id == Case.id, CaseParty.party == party,
                                   CaseParty.person_id == Person.id,
-                                  func.lower(Person.name).like(pattern, escape="\\"))
+                                  func.lower(Person.name).like(pattern, escape=LIKE_ESCAPE))
         return and_(name_hit, or_(
             and_(member, scope(policy, principal, Relationship.MEMBER, info_class)),
             and_(~member, scope(policy, principal, Relationship.BREAK_GLASS, info_class))))
 
-    return or_(func.lower(Case.reference).like(pattern, escape="\\"),
+    return or_(func.lower(Case.reference).like(pattern, escape=LIKE_ESCAPE),
                named("perpetrator", "perpetrator.identity"),
                named("victim", "victim.identity"))
 
@@ -122,9 +123,6 @@ def readable_entries(decision: CaseDecision, agency: str) -> ColumnElement[bool]
     # cannot match a longer code that merely contains it.
     text = cast(Entry.restricted_to, String)
     open_to_all = or_(Entry.restricted_to.is_(None), text == "null")
-    named = text.like(f'%"{_escape_like(agency)}"%', escape="\\")
+    named = text.like(contains(f'"{agency}"'), escape=LIKE_ESCAPE)
     return and_(or_(*classes), or_(open_to_all, named))
 
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
