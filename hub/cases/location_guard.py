@@ -23,13 +23,14 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from hub.auditlog import writer as audit
+from hub.cases.models import ENCRYPTED_FIELDS
 from hub.crypto import KeyDestroyed
 from hub.errors import Invalid
 from hub.policy import current_policy
-from hub.web.formatting import agency_label
+from hub.web.formatting import agency_label, join_and
 
 GUARDED = "victim.location"
-FIELDS = ("address", "phone", "email", "workplace")
+FIELDS = ENCRYPTED_FIELDS  # a victim's: her location
 FLAG = "location-guard:flag"
 
 
@@ -66,7 +67,7 @@ def check(author, text: str | None, *, field: str, area: str, info_class: str,
     entitled = policy.readers(area, info_class, kind) - policy.exposed(
         area, info_class, kind, GUARDED) if can_narrow else frozenset()
     several = len({loc.victim for loc in locations}) > 1
-    _refuse(_message(field, hits, exposed, entitled, several), field)
+    raise Invalid(_message(field, hits, exposed, entitled, several), field)
 
 
 def _flag(author, hits: list[Location], field: str, info_class: str, exposed: set[str],
@@ -104,11 +105,6 @@ def new_case_locations(victims: list[dict]) -> list[Location]:
             for f in FIELDS if v.get(f)]
 
 
-def _refuse(message: str, field: str):
-
-    raise Invalid(message, field)
-
-
 # -- words -----------------------------------------------------------------------------------
 _WHAT = {"body": "The note", "summary": "The summary", "title": "The title"}
 _FIELD_WORDS = {"address": "address", "phone": "phone number", "email": "email address",
@@ -118,7 +114,7 @@ _FIELD_WORDS = {"address": "address", "phone": "phone number", "email": "email a
 def _message(field: str, hits, exposed, entitled, several: bool) -> str:
     what = _WHAT.get(field, "This text")
     whose = "a victim's" if several else "the victim's"
-    kinds = _and([_FIELD_WORDS[f] for f in _ordered({h.field for h in hits}, FIELDS)])
+    kinds = join_and([_FIELD_WORDS[f] for f in _ordered({h.field for h in hits}, FIELDS)])
     message = f"{what} contains {whose} {kinds}, and {_agencies(exposed)} would see it. " \
               "Take it out"
     if entitled:
@@ -128,11 +124,7 @@ def _message(field: str, hits, exposed, entitled, several: bool) -> str:
 
 def _agencies(codes) -> str:
     order = list(current_policy().set.agencies)
-    return _and([agency_label(c) for c in sorted(codes, key=order.index)])
-
-
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+    return join_and([agency_label(c) for c in sorted(codes, key=order.index)])
 
 
 def _ordered(values: set[str], order: tuple[str, ...]) -> list[str]:

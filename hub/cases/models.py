@@ -97,6 +97,10 @@ class Case(db.Model):
         return [p.person for p in self.parties if p.party == party]
 
 
+#: A person's details encrypted at rest; a victim's are her location (victim.location).
+ENCRYPTED_FIELDS = ("address", "phone", "email", "workplace")
+
+
 class Person(Encrypted, db.Model):
     """A perpetrator or victim. Location fields are encrypted under the person's own key."""
 
@@ -116,6 +120,16 @@ class Person(Encrypted, db.Model):
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     data_key: Mapped[DataKey] = relationship()
+
+    def detail(self, name: str):
+        """One detail by name, decrypted if it is one of the encrypted ones."""
+        return self.get_secret(name) if name in ENCRYPTED_FIELDS else getattr(self, name)
+
+    def set_detail(self, name: str, value) -> None:
+        if name in ENCRYPTED_FIELDS:
+            self.set_secret(name, value)
+        else:
+            setattr(self, name, value)
 
 
 class CaseParty(db.Model):
@@ -242,7 +256,6 @@ PERSON_FIELDS = {
                     "aliases": "perpetrator.identity", "pnc_id": "perpetrator.identity",
                     "nhs_number": "perpetrator.identity", "address": "perpetrator.identity"},
 }
-ENCRYPTED_FIELDS = ("address", "phone", "email", "workplace")
 
 
 class PersonChange(db.Model):

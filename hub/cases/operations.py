@@ -7,14 +7,13 @@ import uuid
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from hub import signals
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog import writer as audit
 from hub.cases import location_guard, queries, subjects
 from hub.cases.models import (
-    ENCRYPTED_FIELDS,
     PERSON_FIELDS,
     BreakGlassGrant,
     Case,
@@ -260,7 +259,7 @@ def correct_person(user: User, case: Case, decision: CaseDecision, person: Perso
         raise Conflict("this person's data has been erased", "person_id")
     wanted = {k: v for k, v in data.items() if k != "version"}
     by_class = _fields_by_class(party, wanted, decision)
-    if "version" in data and data["version"] != _person_version(person, decision):
+    if "version" in data and data["version"] != queries.person_version(person, decision):
         raise Conflict("these details were changed by someone else; reload and try again",
                        "version")
     changes = [_change(user, case, person, info_class, changed, wanted)
@@ -290,21 +289,10 @@ def _fields_by_class(party: str, wanted: dict, decision: CaseDecision) -> dict[s
     return out
 
 
-def _person_version(person: Person, decision: CaseDecision) -> int:
-    """Corrections the caller can see (as the case's ``history`` lists them)."""
-    classes = [c for c in current_policy().classes if decision.can_read(c)]
-    return db.session.scalar(select(func.count(PersonChange.id)).where(
-        PersonChange.person_id == person.id, PersonChange.info_class.in_(classes))) or 0
-
-
-def _value(person: Person, name: str):
-    return person.get_secret(name) if name in ENCRYPTED_FIELDS else getattr(person, name)
-
-
 def _differences(person: Person, fields: list[str], wanted: dict) -> dict:
     """The fields whose value would change, with the values they have now."""
-    return {name: _value(person, name) for name in fields
-            if _value(person, name) != wanted[name]}
+    return {name: person.detail(name) for name in fields
+            if person.detail(name) != wanted[name]}
 
 
 def _change(user: User, case: Case, person: Person, info_class: str, previous: dict,
@@ -317,10 +305,7 @@ def _change(user: User, case: Case, person: Person, info_class: str, previous: d
     db.session.flush()
     change.seal(previous)
     for name in previous:
-        if name in ENCRYPTED_FIELDS:
-            person.set_secret(name, wanted[name])
-        else:
-            setattr(person, name, wanted[name])
+        person.set_detail(name, wanted[name])
     return change
 
 

@@ -112,9 +112,12 @@ def person_changes(case: Case) -> dict[int, list[PersonChange]]:
     return out
 
 
-def person_changes_of(person: Person) -> list[PersonChange]:
-    return list(db.session.scalars(select(PersonChange).where(
-        PersonChange.person_id == person.id).order_by(PersonChange.id)))
+def person_version(person: Person, decision: CaseDecision) -> int:
+    """Corrections of the person the caller can see, as the case's ``history`` lists
+    them: the version a correction must name, so that a stale one is refused."""
+    classes = [c for c in current_policy().classes if decision.can_read(c)]
+    return db.session.scalar(select(func.count(PersonChange.id)).where(
+        PersonChange.person_id == person.id, PersonChange.info_class.in_(classes))) or 0
 
 
 def referrer_agency(case: Case) -> str | None:

@@ -19,7 +19,7 @@ from hub.cases.models import (
 from hub.disclosure import Disclosure
 from hub.policy import CaseDecision, current_policy
 
-VICTIM_LOCATION_FIELDS = ("address", "phone", "email", "workplace")
+VICTIM_LOCATION_FIELDS = ENCRYPTED_FIELDS
 LOCATION = "victim.location"
 
 
@@ -33,7 +33,7 @@ def withheld(decision: CaseDecision, holders: dict[str, set[str]]) -> list[dict]
 
 
 def holders(case: Case, decision: CaseDecision, entries: list[Entry],
-            changes: dict[int, list[PersonChange]], referrer: str | None) -> dict[str, set]:
+            changes: dict[int, list[PersonChange]]) -> dict[str, set]:
     """Who holds, on this case, what the caller cannot see: the authors of the entries the
     class rules hide from them; for people's details, the referrer's agency and every
     agency that corrected them. Entries hidden by narrowing are counted apart (rule 5)."""
@@ -41,9 +41,10 @@ def holders(case: Case, decision: CaseDecision, entries: list[Entry],
     for e in entries:
         if not _class_allows(decision, e.info_class, e.kind):
             out.setdefault(e.info_class, set()).add(e.author_agency.code)
-    for info_class in _person_classes(case):
-        if referrer and not decision.can_read(info_class):
-            out.setdefault(info_class, set()).add(referrer)
+    hidden = [c for c in sorted(_person_classes(case)) if not decision.can_read(c)]
+    referrer = queries.referrer_agency(case) if hidden else None  # asked only when needed
+    for info_class in hidden if referrer else ():
+        out.setdefault(info_class, set()).add(referrer)
     if not decision.can_read(LOCATION):
         # Whether a victim's address is on file is itself something about where she is:
         # those denied it are always told who keeps such details, never whether any exist.
@@ -108,13 +109,11 @@ def case_detail(case: Case, decision: CaseDecision, entries: list[Entry],
         body["perpetrator"] = _perpetrator(perpetrator, decision, changes, out)
     if decision.can_read("victim.identity"):
         body["victims"] = [_victim(v, decision, changes, out) for v in case.people("victim")]
-    visible = [e for e in entries if (kind is None or e.kind == kind)
-               and decision.can_read_entry(e.info_class, e.kind, e.restricted_to, agency)]
-    body["entries"] = [entry_out(e, case, out) for e in visible]
+    shown = [e for e in visible(entries, decision, agency) if kind is None or e.kind == kind]
+    body["entries"] = [entry_out(e, case, out) for e in shown]
     body["withheld"] = list(decision.withheld)
     body["partly_withheld"] = [c for c in decision.withheld if _partly(decision, c)]
-    body["withheld_detail"] = withheld(decision, holders(
-        case, decision, entries, changes, queries.referrer_agency(case)))
+    body["withheld_detail"] = withheld(decision, holders(case, decision, entries, changes))
     body["narrowed_entries"] = _narrowed(entries, decision, agency)
     return body
 
@@ -125,12 +124,11 @@ def overview(case: Case, decision: CaseDecision, entries: list[Entry], agency: s
     and dates come only from entries the caller may read."""
     if not decision.can_read("case.core"):
         return {}
-    visible = [e for e in entries
-               if decision.can_read_entry(e.info_class, e.kind, e.restricted_to, agency)]
-    orders = [e for e in visible if e.kind in ("order", "breach")]
-    actions = [e for e in visible if e.kind == "action"]
-    contacts = [e for e in visible if e.info_class == "victim.support"]
-    assessed = [e for e in visible if e.kind == "risk_assessment"]
+    readable = visible(entries, decision, agency)
+    orders = [e for e in readable if e.kind in ("order", "breach")]
+    actions = [e for e in readable if e.kind == "action"]
+    contacts = [e for e in readable if e.info_class == "victim.support"]
+    assessed = [e for e in readable if e.kind == "risk_assessment"]
     for e in (*orders, *actions, *contacts, *assessed):
         out.add(e.info_class)
     risk_at, risk_by = risk_set
@@ -150,11 +148,15 @@ def overview(case: Case, decision: CaseDecision, entries: list[Entry], agency: s
 
 def entry_list(case: Case, decision: CaseDecision, entries: list[Entry], agency: str,
                out: Disclosure) -> dict:
-    visible = [e for e in entries
-               if decision.can_read_entry(e.info_class, e.kind, e.restricted_to, agency)]
-    return {"items": [entry_out(e, case, out) for e in visible],
+    return {"items": [entry_out(e, case, out) for e in visible(entries, decision, agency)],
             "withheld": list(decision.withheld),
             "narrowed_entries": _narrowed(entries, decision, agency)}
+
+
+def visible(entries: list[Entry], decision: CaseDecision, agency: str) -> list[Entry]:
+    """The entries ``agency`` (a kind) may read: class, kind and the author's narrowing."""
+    return [e for e in entries
+            if decision.can_read_entry(e.info_class, e.kind, e.restricted_to, agency)]
 
 
 def entry_out(entry: Entry, case: Case, out: Disclosure) -> dict:
@@ -227,9 +229,6 @@ def correction_form(person: Person, party: str, names: list[str], decision: Case
         info_class = PERSON_FIELDS[party][name]
         if decision.can_read(info_class):
             out.add(info_class, person)
-            value = person.get_secret(name) if name in ENCRYPTED_FIELDS else getattr(person,
-                                                                                     name)
-            values[name] = value
-    changes = queries.person_changes_of(person)
-    values["version"] = sum(1 for c in changes if decision.can_read(c.info_class))
+            values[name] = person.detail(name)
+    values["version"] = queries.person_version(person, decision)
     return values

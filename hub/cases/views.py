@@ -25,7 +25,7 @@ from hub.forms import all_errors
 from hub.policy import Permission, current_policy
 from hub.policy.permissions import Relationship
 from hub.timeutil import utcnow
-from hub.web.formatting import LONDON, parse_date, uk_date
+from hub.web.formatting import LONDON, join_and, parse_date, uk_date
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -165,8 +165,7 @@ def _kind_filter(errors: dict) -> str | None:
 
 def _kinds_shown(entries, decision, agency: str, selected: str | None) -> list[str]:
     """Kinds the filter offers: those of the entries the caller may read."""
-    present = {e.kind for e in entries
-               if decision.can_read_entry(e.info_class, e.kind, e.restricted_to, agency)}
+    present = {e.kind for e in redaction.visible(entries, decision, agency)}
     return [k for k in ENTRY_KINDS if k in present or k == selected]
 
 
@@ -450,7 +449,7 @@ def _person_changes(party: str, changes) -> str:
     if not changes:
         return "Nothing was changed."
     said = [_SAID.get(f, f) for c in changes for f in c.fields]
-    listed = said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"
+    listed = join_and(said)
     return f"The {party}'s {listed} {'was' if len(said) == 1 else 'were'} corrected. " \
         "The previous details are kept in the history."
 

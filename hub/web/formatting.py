@@ -61,6 +61,11 @@ def _agency_names() -> dict[str, str]:
     return g.hub_agency_names
 
 
+def join_and(words: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _as_date(value) -> date | None:
     if value in (None, ""):
         return None
