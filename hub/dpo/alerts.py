@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from hub.auditlog import writer as audit
 from hub.auditlog.models import AuditEvent
@@ -20,7 +20,6 @@ from hub.web.formatting import agency_label, uk_date
 
 PER_PAGE = 50
 READS_SHOWN = 500
-BREAK_GLASS = "break-glass"
 
 
 @dataclass
@@ -128,18 +127,11 @@ def grant_of(alert: Alert):
 
 
 def reads_under(grant) -> list[AuditEvent]:
-    """What the grant's holder did on the case under it: their allowed break-glass events
-    from the grant until it expired or they were granted again (a later grant, like
-    ``active_grant``, takes over), found through the (case, at) index."""
-    ends = [grant.expires_at, *db.session.scalars(select(BreakGlassGrant.granted_at).where(
-        BreakGlassGrant.case_id == grant.case_id, BreakGlassGrant.user_id == grant.user_id,
-        BreakGlassGrant.granted_at > grant.granted_at))]
+    """What the grant's holder read under it: every read names its grant (hub.disclosure),
+    found through the (case, at) index."""
     return list(db.session.scalars(select(AuditEvent).where(
-        AuditEvent.case_id == grant.case_id, AuditEvent.at >= grant.granted_at,
-        AuditEvent.at < min(ends), AuditEvent.user_id == grant.user_id,
-        AuditEvent.purpose == BREAK_GLASS, AuditEvent.outcome == "allowed",
-        AuditEvent.action != "case:break-glass",
-        or_(AuditEvent.grant_id.is_(None), AuditEvent.grant_id == grant.id))
+        AuditEvent.case_id == grant.case_id, AuditEvent.grant_id == grant.id,
+        AuditEvent.outcome == "allowed", AuditEvent.action != "case:break-glass")
         .order_by(AuditEvent.seq).limit(READS_SHOWN)))
 
 
