@@ -145,9 +145,9 @@ def _bad_input(exc: BadInput):
         from hub.api import error
 
         return error(400, "invalid", exc.message, exc.field)
-    from hub.web import _http_error
+    from hub.web import page_error
 
-    return _http_error(BadRequest(exc.message))
+    return page_error(BadRequest(exc.message))
 
 
 def _relative_redirects():

@@ -72,7 +72,7 @@ def register(app: Flask) -> None:
         "govuk_assets", __name__, static_url_path="/assets",
         static_folder=str(Path(app.static_folder) / "govuk" / "assets")))
     app.before_request(_load_signed_in_user)
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, page_error)
     app.register_error_handler(AuditUnavailable, _audit_unavailable)
     # A database that is down or unreachable: nothing can be read without an audit record.
     app.register_error_handler(OperationalError, _audit_unavailable)
@@ -136,7 +136,7 @@ ERROR_MESSAGES = {
 }
 
 
-def _http_error(exc: HTTPException):
+def page_error(exc: HTTPException):
     """The error page, keeping the headers HTTP asks for (Allow on a 405)."""
     if _is_api():
         from hub.api import http_error
