@@ -91,6 +91,14 @@ def _in_own_area(case: Case | None, requested: dict) -> Case | None:
     return case
 
 
+def found(row, action: str, **details):
+    """``row``, or a 404 (audited, with what was asked for) when there is no such record."""
+    if row is None:
+        audit.record_now(action, "denied", rule="no such record", details=details)
+        abort(404)
+    return row
+
+
 def membership_on(case: Case, membership_id: int, action: str) -> Membership:
     """A current place on ``case``'s team. Any other id is not there (404, audited): a
     removed member, or one of another case, cannot be removed through this case."""

@@ -4,9 +4,10 @@ the same schemas and operations as the API and the `hub` commands."""
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
+from hub import access
 from hub.admin import operations, queries
 from hub.admin import schemas as s
 from hub.admin.views import bp
@@ -84,12 +85,7 @@ def areas():
 
 
 def _area_or_404(area_id: int):
-    area = queries.area(area_id)
-    if area is None:
-        audit.record_now("admin:area:read", "denied", rule="no such record",
-                         details={"requested_id": area_id})
-        abort(404)
-    return area
+    return access.found(queries.area(area_id), "admin:area:read", requested_id=area_id)
 
 
 @bp.route("/areas/new", methods=["GET", "POST"])
@@ -137,12 +133,7 @@ def agencies():
 
 
 def _agency_or_404(agency_id: int):
-    agency = queries.agency(agency_id)
-    if agency is None:
-        audit.record_now("admin:agency:read", "denied", rule="no such record",
-                         details={"requested_id": agency_id})
-        abort(404)
-    return agency
+    return access.found(queries.agency(agency_id), "admin:agency:read", requested_id=agency_id)
 
 
 @bp.route("/agencies/new", methods=["GET", "POST"])

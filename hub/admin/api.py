@@ -27,13 +27,6 @@ def _admin(action: str, **details):
     return who
 
 
-def _found(row, action: str, **details):
-    if row is None:
-        audit.record_now(action, "denied", rule="no such record", details=details)
-        access.abort(404)
-    return row
-
-
 @bp.get("/admin/users")
 def admin_users():
     access.require(Permission.ADMIN_MANAGE)
@@ -46,7 +39,7 @@ def admin_users():
 @bp.get("/admin/users/<int:user_id>")
 def admin_user(user_id: int):
     access.require(Permission.ADMIN_MANAGE)
-    user = _found(queries.user(user_id), "admin:user:read", requested_id=user_id)
+    user = access.found(queries.user(user_id), "admin:user:read", requested_id=user_id)
     _admin("admin:user:read", target_user_id=user.id)
     return jsonify(s.user_out(user))
 
@@ -54,7 +47,7 @@ def admin_user(user_id: int):
 @bp.patch("/admin/users/<int:user_id>")
 def admin_update_user(user_id: int):
     access.require(Permission.ADMIN_MANAGE)
-    user = _found(queries.user(user_id), "admin:user:update", requested_id=user_id)
+    user = access.found(queries.user(user_id), "admin:user:update", requested_id=user_id)
     changes = load(s.UserUpdateIn())
     if not changes:
         raise BadInput("send role or display_name", "body")
@@ -74,7 +67,7 @@ def admin_create_user():
 def admin_reset_sign_in(user_id: int):
     """A one-time temporary password, no authenticator, every session and token ended."""
     access.require(Permission.ADMIN_MANAGE)
-    user = _found(queries.user(user_id), "admin:user:reset-sign-in", requested_id=user_id)
+    user = access.found(queries.user(user_id), "admin:user:reset-sign-in", requested_id=user_id)
     password = operations.reset_sign_in(user, g.user)
     return jsonify(s.temporary_password_out(user, password))
 
@@ -82,7 +75,7 @@ def admin_reset_sign_in(user_id: int):
 @bp.post("/admin/users/<int:user_id>/deactivate")
 def admin_deactivate_user(user_id: int):
     access.require(Permission.ADMIN_MANAGE)
-    user = _found(queries.user(user_id), "admin:user:deactivate", requested_id=user_id)
+    user = access.found(queries.user(user_id), "admin:user:deactivate", requested_id=user_id)
     operations.deactivate_user(user, g.user)
     return jsonify(s.user_out(user))
 
@@ -90,7 +83,7 @@ def admin_deactivate_user(user_id: int):
 @bp.post("/admin/users/<int:user_id>/reactivate")
 def admin_reactivate_user(user_id: int):
     access.require(Permission.ADMIN_MANAGE)
-    user = _found(queries.user(user_id), "admin:user:reactivate", requested_id=user_id)
+    user = access.found(queries.user(user_id), "admin:user:reactivate", requested_id=user_id)
     operations.reactivate_user(user, g.user)
     return jsonify(s.user_out(user))
 
@@ -112,7 +105,7 @@ def admin_create_area():
 @bp.get("/admin/areas/<int:area_id>")
 def admin_area(area_id: int):
     access.require(Permission.ADMIN_MANAGE)
-    area = _found(queries.area(area_id), "admin:area:read", requested_id=area_id)
+    area = access.found(queries.area(area_id), "admin:area:read", requested_id=area_id)
     _admin("admin:area:read", area_id=area.id)
     return jsonify(s.area_out(area))
 
@@ -120,7 +113,7 @@ def admin_area(area_id: int):
 @bp.patch("/admin/areas/<int:area_id>")
 def admin_update_area(area_id: int):
     access.require(Permission.ADMIN_MANAGE)
-    area = _found(queries.area(area_id), "admin:area:update", requested_id=area_id)
+    area = access.found(queries.area(area_id), "admin:area:update", requested_id=area_id)
     changes = load(s.AreaUpdateIn())
     if not changes:
         raise BadInput("send the name to change", "body")
@@ -143,7 +136,7 @@ def admin_create_agency():
 @bp.get("/admin/agencies/<int:agency_id>")
 def admin_agency(agency_id: int):
     access.require(Permission.ADMIN_MANAGE)
-    agency = _found(queries.agency(agency_id), "admin:agency:read", requested_id=agency_id)
+    agency = access.found(queries.agency(agency_id), "admin:agency:read", requested_id=agency_id)
     _admin("admin:agency:read", agency_id=agency.id)
     return jsonify(s.agency_out(agency))
 
@@ -152,7 +145,7 @@ def admin_agency(agency_id: int):
 def admin_update_agency(agency_id: int):
     """Rename, re-area, correct the kind of, suspend or reactivate an agency."""
     access.require(Permission.ADMIN_MANAGE)
-    agency = _found(queries.agency(agency_id), "admin:agency:update", requested_id=agency_id)
+    agency = access.found(queries.agency(agency_id), "admin:agency:update", requested_id=agency_id)
     changes = load(s.AgencyUpdateIn())
     if not changes:
         raise BadInput("send at least one of name, kind, area and active", "body")
@@ -177,7 +170,8 @@ def admin_providers():
 @bp.get("/admin/identity-providers/<int:provider_id>")
 def admin_provider(provider_id: int):
     access.require(Permission.ADMIN_MANAGE)
-    provider = _found(queries.provider(provider_id), "admin:idp:read", requested_id=provider_id)
+    provider = access.found(queries.provider(provider_id), "admin:idp:read",
+                            requested_id=provider_id)
     _admin("admin:idp:read", provider_id=provider.id)
     return jsonify(s.provider_out(provider))
 
@@ -196,7 +190,7 @@ def admin_create_provider():
 @bp.patch("/admin/identity-providers/<int:provider_id>")
 def admin_update_provider(provider_id: int):
     access.require(Permission.ADMIN_MANAGE)
-    provider = _found(queries.provider(provider_id), "admin:idp:update",
+    provider = access.found(queries.provider(provider_id), "admin:idp:update",
                       requested_id=provider_id)
     data = _provider_data(load(s.ProviderUpdateIn(partial=True)), provider.id)
     if not data:

@@ -44,12 +44,7 @@ def users():
 
 
 def _user_or_404(user_id: int):
-    user = queries.user(user_id)
-    if user is None:
-        audit.record_now("admin:user:read", "denied", rule="no such record",
-                         details={"requested_id": user_id})
-        abort(404)
-    return user
+    return access.found(queries.user(user_id), "admin:user:read", requested_id=user_id)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
