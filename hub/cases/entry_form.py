@@ -56,7 +56,8 @@ def page(case: Case, decision: CaseDecision, out: Disclosure) -> Page:
                                                key=order.index)))
                for name in policy.classes if decision.can_write(name)
                for kind in policy.set.kinds if policy.may_file(kind, name)]
-    facing = tuple(a for a in order if a in policy.forbidden(area, GUARDED))
+    denied = policy.forbidden(area, GUARDED)
+    facing = tuple(a for a in order if a in denied)
     warned = tuple(dict.fromkeys(c.info_class for c in choices
                                  if set(c.readers) & set(facing)))
     victims = _victims(case, decision)

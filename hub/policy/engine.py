@@ -149,6 +149,7 @@ class Policy:
         self._grants = cache(self._compute_grants)
         self._decisions = cache(self._compute_decision)
         self._readers = cache(self._compute_readers)
+        self.forbidden = cache(self._forbidden)  # the policy never changes once loaded
 
     # -- permissions that are not about classes ------------------------------------------
     def roles(self, agency: str) -> dict[str, frozenset[Permission]]:
@@ -300,7 +301,7 @@ class Policy:
         seeing = self._readers(area, guarded, None)
         return frozenset(s.agency for s in self._readers(area, info_class, kind) - seeing)
 
-    def forbidden(self, area: str, info_class: str) -> frozenset[str]:
+    def _forbidden(self, area: str, info_class: str) -> frozenset[str]:
         """Agencies that an explicit deny rule (not the default) keeps from reading
         ``info_class`` in ``area``: for victim.location, DOMAIN rule 3's perpetrator-facing
         workers."""
