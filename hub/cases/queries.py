@@ -63,6 +63,10 @@ def active_grant(principal: Principal, case: Case) -> BreakGlassGrant | None:
         .order_by(BreakGlassGrant.expires_at.desc()).limit(1))
 
 
+def grant(grant_id: int | None) -> BreakGlassGrant | None:
+    return db.session.get(BreakGlassGrant, grant_id) if grant_id is not None else None
+
+
 def decide(principal: Principal, case: Case | None) -> CaseDecision:
     """The policy's decision for ``principal`` on ``case`` (denied when there is no case)."""
     policy = current_policy()

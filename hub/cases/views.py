@@ -129,8 +129,7 @@ def _render_case(case, decision, status: int = 200, *, errors: dict | None = Non
     body, summary, entries = read.body
     since = queries.previous_visit(g.user.id, case.id, read.event.seq)
     body["entries"].sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
-    grant = queries.active_grant(access.principal(), case) \
-        if decision.relationship is Relationship.BREAK_GLASS else None
+    grant = queries.grant(read.event.grant_id)  # the one the read was recorded under
     return render_template(
         "cases/show.html", case=body, overview=summary, decision=decision, grant=grant,
         writable=sorted(decision.write), statuses=CASE_STATUSES, risk_levels=RISK_LEVELS,
