@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -20,12 +19,12 @@ from marshmallow import ValidationError
 from hub import access, disclosure
 from hub.auditlog import writer as audit
 from hub.cases import entry_form, operations, queries, reads, redaction, schemas
-from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, PERSON_FIELDS, RISK_LEVELS
+from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, RISK_LEVELS
 from hub.forms import all_errors
 from hub.policy import Permission, current_policy
 from hub.policy.permissions import Relationship
 from hub.timeutil import utcnow
-from hub.web.formatting import LONDON, join_and, parse_date, uk_date
+from hub.web.formatting import LONDON, parse_date, uk_date
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -116,10 +115,10 @@ def new():
 @login_required
 def show(case_id: int):
     case, decision = access.open_case(case_id)
-    return _render_case(case, decision)
+    return render_case(case, decision)
 
 
-def _render_case(case, decision, status: int = 200, *, errors: dict | None = None,
+def render_case(case, decision, status: int = 200, *, errors: dict | None = None,
                  form=None):
     """The case page, as the caller may see it; its disclosure is audited first."""
     errors = dict(errors or {})
@@ -179,12 +178,7 @@ def _new_since(entries, since, user_id: int) -> dict[int, str]:
 def _correctable_people(case, decision) -> set[int]:
     """People some of whose details the caller may both read and correct."""
     return {p.person_id for p in case.parties if p.person.erased_at is None
-            and _correctable_fields(p.party, decision)}
-
-
-def _correctable_fields(party: str, decision) -> list[str]:
-    return [name for name, info_class in PERSON_FIELDS[party].items()
-            if decision.can_read(info_class) and decision.can_write(info_class)]
+            and people_views.correctable_fields(p.party, decision)}
 
 
 @bp.route("/<int:case_id>/notes/new", methods=["GET", "POST"])
@@ -210,53 +204,6 @@ def new_entry(case_id: int):
                            form=form), 400 if errors else 200
 
 
-@bp.post("/<int:case_id>/members")
-@login_required
-def add_member(case_id: int):
-    access.require(Permission.CASE_MEMBER_ADD, case_id)
-    case, decision = access.open_case_as_member(case_id, "case:member:add")
-    to_team = request.form.get("return_to") == "team"  # added from the team page
-    # On the team page a problem sits by the agency list, or by the staff search.
-    field = ("agency" if "agency" in request.form else "name") if to_team else None
-    raw = {k: v.strip() for k, v in request.form.items() if k in ("username", "agency") and v}
-    try:
-        membership = operations.add_member(g.user, case, schemas.MemberIn().load(raw))
-    except ValidationError as exc:
-        message = "Select an agency to add" if field == "agency" and not raw \
-            else next(iter(_form_errors(exc).values()))
-        return _member_refused(case, decision, message, 400, field)
-    except operations.OperationError as exc:
-        return _member_refused(case, decision, exc.message, exc.status, field)
-    if not to_team:
-        flash("Added to the case team.")
-        return redirect(url_for(".show", case_id=case.id))
-    flash(f"{_member_name(membership)} is added to the case team.")
-    return redirect(url_for(".team", case_id=case.id))
-
-
-def _member_refused(case, decision, message: str, status: int, field: str | None = None):
-    """A refused change writes nothing: the page again, with the reason and a 4xx (on the
-    team page, by the ``field`` it concerns)."""
-    if field:
-        return _render_team(case, decision, errors={field: message}, status=status)
-    flash(message, "error")
-    return _render_case(case, decision, status)
-
-
-@bp.route("/<int:case_id>/break-glass", methods=["GET", "POST"])
-@login_required
-def break_glass(case_id: int):
-    """Emergency access by case number (from a case's 404 page). The number is resolved
-    only when the request comes with a reason, so the form reveals nothing."""
-    access.require(Permission.CASE_BREAK_GLASS, case_id)
-    form, errors = {"reason": request.form.get("reason", "")}, {}
-    if request.method == "POST":
-        data, errors = _break_glass_form(schemas.BreakGlassIn(), form)
-        if not errors:
-            return _grant(access.case_for_break_glass(case_id), data["reason"])
-    return _break_glass_page(errors, form, case_id=case_id)
-
-
 # -- changing the case's status, risk level and review date ------------------------------
 _CORE_MESSAGES = {"status": "Select a status", "risk_level": "Select a risk level",
                   "next_review_on": "Enter a real date for the next review, like 24/11/2026",
@@ -271,7 +218,7 @@ def update_core(case_id: int):
     form = request.form
     errors, data = _core_form(form, case)
     if errors:
-        return _render_case(case, decision, 400, errors=errors, form=form)
+        return render_case(case, decision, 400, errors=errors, form=form)
     before = {name: getattr(case, name) for name in ("status", "risk_level", "next_review_on")}
     if all(before[k] == data[k] for k in before):
         flash("Nothing was changed.")
@@ -279,7 +226,7 @@ def update_core(case_id: int):
     try:
         operations.update_case(g.user, case, decision, data)
     except operations.Conflict:
-        return _render_case(case, decision, 409, errors={"change-case": (
+        return render_case(case, decision, 409, errors={"change-case": (
             "Someone else changed this case while you were editing it. Check its details "
             "below and make your change again.")})
     flash(_core_changes(before, case))
@@ -332,249 +279,5 @@ def _core_changes(before: dict, case) -> str:
     return " ".join(said)
 
 
-# -- correcting a person's details ---------------------------------------------------------
-_PERSON_MESSAGES = {
-    "name": "Enter the full name, in 200 characters or fewer",
-    "date_of_birth": "Enter a real date of birth in the past, like 14/03/1984",
-    "aliases": "Enter up to 20 other names, one a line, each 200 characters or fewer",
-    "pnc_id": "Enter a PNC ID in the correct format, like 2004/0112233X",
-    "nhs_number": "Enter a valid 10-digit NHS number, like 943 476 5919",
-    "address": "The address must be 500 characters or fewer",
-    "phone": "Enter a phone number of up to 40 digits and spaces, like 07700 900982",
-    "email": "Enter an email address in the correct format, like name@example.com",
-    "workplace": "The workplace must be 500 characters or fewer",
-}
-
-
-@bp.route("/<int:case_id>/people/<int:person_id>", methods=["GET", "POST"])
-@login_required
-def edit_person(case_id: int, person_id: int):
-    posted = request.method == "POST"
-    case, decision = access.open_case(case_id, "person:update" if posted else "person:read")
-    party = _party_or_404(case, person_id)
-    person = next(p.person for p in case.parties if p.person_id == person_id)
-    names = _correctable_fields(party, decision)
-    if not names or person.erased_at is not None:
-        audit.record_now("person:update" if posted else "person:read", "denied",
-                         case_id=case.id, subject_ids=[person.id],
-                         rule="no detail of this person is correctable by the caller")
-        abort(403)
-    errors, status = {}, 200
-    if posted:
-        errors, data = _person_form(request.form, names)
-        status = 400 if errors else 200
-        if not errors:
-            try:
-                changes = operations.correct_person(g.user, case, decision, person, data)
-            except operations.OperationError as exc:
-                status = exc.status
-                field = exc.field if exc.field in names else names[0]
-                errors = {field: exc.message[:1].upper() + exc.message[1:]}
-            else:
-                flash(_person_changes(party, changes))
-                return redirect(url_for(".show", case_id=case.id) + f"#person-{person.id}")
-    return _render_person_form(case, decision, person, party, names, errors, status)
-
-
-def _party_or_404(case, person_id: int) -> str:
-    party = next((p.party for p in case.parties if p.person_id == person_id), None)
-    if party is None:
-        audit.record_now("person:read", "denied", case_id=case.id, rule="not a person in this case",
-                         details={"requested_person_id": person_id})
-        abort(404)
-    return party
-
-
-def _render_person_form(case, decision, person, party: str, names: list[str], errors: dict,
-                        status: int):
-    """The correction form; after a stale correction (409) it shows the details as they
-    are now, with their new version, for the person to make the change again."""
-    values = disclosure.read_open(
-        case, decision, "person:read",
-        lambda out: redaction.correction_form(person, party, names, decision, out),
-        person_id=person.id, form="correct").body
-    form = request.form if errors and status != 409 else None
-    return render_template("cases/person_edit.html", case=case, person=person, party=party,
-                           values=values, form=form, errors=errors,
-                           groups=_by_class(party, names)), status
-
-
-def _by_class(party: str, names: list[str]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = {}
-    for name in names:
-        groups.setdefault(PERSON_FIELDS[party][name], []).append(name)
-    return groups
-
-
-def _person_form(form, names: list[str]) -> tuple[dict, dict]:
-    """The correction as PersonUpdateIn takes it: empty optional fields clear the value."""
-    raw, errors = {}, {}
-    for name in names:
-        if name not in form:
-            continue
-        text = form.get(name, "").strip()
-        if name == "date_of_birth" and text:
-            try:
-                text = parse_date(text).isoformat()
-            except ValueError:
-                errors[name] = _PERSON_MESSAGES[name]
-                continue
-        raw[name] = _person_value(name, text)
-    if form.get("version", "").isdigit():
-        raw["version"] = int(form["version"])
-    try:
-        data = schemas.PersonUpdateIn().load(raw)
-    except ValidationError as exc:
-        errors.update({k: _PERSON_MESSAGES.get(k, m) for k, m in _form_errors(exc).items()})
-        return errors, {}
-    return errors, data
-
-
-def _person_value(name: str, text: str):
-    if name == "aliases":
-        return [line.strip() for line in text.splitlines() if line.strip()]
-    if name == "nhs_number":
-        text = text.replace(" ", "")
-    if name == "pnc_id":
-        text = text.upper()
-    return text if text or name == "name" else None
-
-
-_SAID = {"date_of_birth": "date of birth", "aliases": "other names", "pnc_id": "PNC ID",
-         "nhs_number": "NHS number"}
-
-
-def _person_changes(party: str, changes) -> str:
-    if not changes:
-        return "Nothing was changed."
-    said = [_SAID.get(f, f) for c in changes for f in c.fields]
-    listed = join_and(said)
-    return f"The {party}'s {listed} {'was' if len(said) == 1 else 'were'} corrected. " \
-        "The previous details are kept in the history."
-
-
-# -- the case team (issue 10) -------------------------------------------------------------
-def _member_name(membership) -> str:
-    return membership.user.display_name if membership.user else membership.agency.name
-
-
-def _open_team(case_id: int, action: str):
-    """The team pages' pipeline: a role that may add members, and a member of this team
-    (break-glass reads a case for a while; it never changes who may read it)."""
-    access.require(Permission.CASE_MEMBER_ADD, case_id)
-    return access.open_case_as_member(case_id, action)
-
-
-@bp.get("/<int:case_id>/team")
-@login_required
-def team(case_id: int):
-    """Who is on the team, a search of agency staff by name to add, and removals."""
-    case, decision = _open_team(case_id, "case:read")
-    try:
-        args = schemas.StaffSearchIn().load(request.args.to_dict())
-    except ValidationError as exc:
-        return _render_team(case, decision, errors=_form_errors(exc), status=400)
-    return _render_team(case, decision, args["name"])
-
-
-def _render_team(case, decision, name: str = "", errors: dict | None = None,
-                 status: int = 200):
-    """The team page: the team is case.core, so showing it is a read, audited first. The
-    staff search reads the staff directory alone, never a case."""
-    members = _team_read(case, decision)
-    joined = {m.agency_id for m in members if m.agency_id is not None}
-    return render_template(
-        "cases/team.html", case=case, members=members, name=name, errors=errors or {},
-        staff=queries.staff_matching(name) if name.strip() else None,
-        shown=queries.STAFF_SHOWN, on_team={m.user_id for m in members if m.user_id},
-        agencies=[a for a in queries.partner_agencies(case.area_id)
-                  if a.id not in joined]), status
-
-
-def _team_read(case, decision) -> list:
-    """The team is case.core: showing it is a read, on the record first."""
-    def build(out):
-        out.add("case.core")
-        return queries.active_members(case)
-    return disclosure.read_open(case, decision, "case:read", build, page="team").body
-
-
-@bp.route("/<int:case_id>/members/<int:membership_id>/remove", methods=["GET", "POST"])
-@login_required
-def remove_member(case_id: int, membership_id: int):
-    """Remove someone from the team: a confirmation page first, then the removal."""
-    case, decision = _open_team(case_id, "case:member:remove")
-    membership = access.membership_on(case, membership_id, "case:member:remove")
-    if request.method == "GET":
-        _team_read(case, decision)
-        return render_template("cases/remove_member.html", case=case, membership=membership,
-                               name=_member_name(membership))
-    try:
-        operations.remove_member(g.user, case, membership)
-    except operations.OperationError as exc:
-        flash(exc.message, "error")
-        return _render_team(case, decision, status=exc.status)
-    flash(f"{_member_name(membership)} is removed from the case team.")
-    if queries.relationship(access.principal(), case) is not Relationship.MEMBER:
-        return redirect(url_for(".index"))  # they removed themselves
-    return redirect(url_for(".team", case_id=case.id))
-
-
-# -- break-glass by reference (issue 10) --------------------------------------------------
-# Each field of the break-glass forms: (name, message when left empty, when filled wrongly).
-_BREAK_GLASS_FIELDS = (
-    ("reference", "Enter the case reference",
-     "Enter a case reference like STAC-LON-2026-00001"),
-    ("reason", "Enter why you need access now",
-     "Give the reason in at least 10 characters, and no more than 1,000"),
-)
-
-
-@bp.route("/break-glass", methods=["GET", "POST"])
-@login_required
-def break_glass_by_reference():
-    """Emergency access to the case a reference names, offered where a search for it found
-    nothing. Only a reasoned request resolves the reference; a case in another area and no
-    case at all then get the same answer."""
-    access.require(Permission.CASE_BREAK_GLASS)
-    source = request.form if request.method == "POST" else request.args
-    form = {"reference": source.get("reference", "").strip(),
-            "reason": request.form.get("reason", "")}
-    schema, errors = schemas.BreakGlassByReferenceIn(), {}
-    if request.method == "POST":
-        data, errors = _break_glass_form(schema, form)
-        if not errors:
-            case = access.case_for_break_glass_reference(data["reference"])
-            if case is not None:
-                return _grant(case, data["reason"])
-            errors = {"reference": "There is no case with that reference in your area"}
-            return _break_glass_page(errors, form, status=404)
-    elif form["reference"]:
-        _data, errors = _break_glass_form(schema, form, partial=("reason",))
-    return _break_glass_page(errors, form)
-
-
-def _break_glass_form(schema, form: dict, partial=()) -> tuple[dict, dict[str, str]]:
-    """(the request, {}) or ({}, every field in error in page order, in GOV.UK words)."""
-    wanted = {k: v for k, v in form.items() if k in schema.fields and k not in partial}
-    try:
-        return schema.load(wanted, partial=partial), {}
-    except ValidationError as exc:
-        found = _form_errors(exc)
-    worded = {name: empty if not form.get(name, "").strip() else wrong
-              for name, empty, wrong in _BREAK_GLASS_FIELDS if name in found}
-    return {}, worded or found
-
-
-def _break_glass_page(errors: dict, form: dict, case_id: int | None = None,
-                      status: int | None = None):
-    return render_template(
-        "cases/break_glass.html", case_id=case_id, errors=errors, form=form,
-        minutes=current_app.config["HUB_BREAK_GLASS_MINUTES"],
-    ), status or (400 if errors else 200)
-
-
-def _grant(case, reason: str):
-    operations.break_glass(g.user, case, reason)
-    flash("Emergency access granted. The data protection officer has been alerted.")
-    return redirect(url_for(".show", case_id=case.id))
+# The case's other pages register on ``bp`` too.
+from hub.cases import people_views, team_views  # noqa: E402,F401
