@@ -57,7 +57,7 @@ def sqlite_app(folder: Path):
 
 
 def postgres_app(folder: Path, pg):
-    from tests.conftest import apply_grants, postgres_database
+    from tests.support.apps import apply_grants, postgres_database
 
     owner, url = postgres_database(pg, "hub_bench")
     with create_app({**BASE, "HUB_INSTANCE_DIR": str(folder),

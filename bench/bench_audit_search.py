@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_audit_search.py --events 200000    # a quick run
 
 A private PostgreSQL server is started (tests/support/postgres.py) and migrated exactly as
-tests/conftest.py does (roles.sql, Alembic as hub_owner, grants.sql); events are bulk
+tests/support/apps.py does (roles.sql, Alembic as hub_owner, grants.sql); events are bulk
 loaded with COPY (secondary indexes dropped during the load and rebuilt after, as one
 would for a restore), then VACUUM ANALYZE. Then the hub's own counting job
 (hub.dpo.queries.refresh_counts, which the audit sequencer runs after each batch)
@@ -39,7 +39,7 @@ from hub import create_app  # noqa: E402
 from hub.auditlog.models import AuditEvent  # noqa: E402
 from hub.dpo import queries  # noqa: E402
 from hub.extensions import db  # noqa: E402
-from tests.conftest import apply_grants, postgres_database  # noqa: E402
+from tests.support.apps import apply_grants, postgres_database  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
 
 TARGET_MS = 200

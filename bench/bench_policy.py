@@ -14,7 +14,7 @@ first page of cases on PostgreSQL with 100,000 cases and 1,000,000 entries.
    to give the same answer to every question. Without casbin installed this part is
    skipped with a message.
 2. First page. A private PostgreSQL server (tests/support/postgres.py) is migrated as
-   tests/conftest.py does; 100,000 cases (two people each), 200,000 team memberships and
+   tests/support/apps.py does; 100,000 cases (two people each), 200,000 team memberships and
    1,000,000 entries are loaded with COPY, then ANALYZE. A police officer who is on ~200
    cases (by name) asks for the first page of their case list through the hub's own
    ``hub.cases.queries.search`` (the policy's SQL filter, the total and the page, with
@@ -215,7 +215,7 @@ def bench_first_page(cases: int, entries: int, member_of: int, runs: int) -> dic
     from hub.cases import queries
     from hub.extensions import db
     from hub.seed import seed_demo
-    from tests.conftest import apply_grants, postgres_database
+    from tests.support.apps import apply_grants, postgres_database
     from tests.support.postgres import PostgresServer
 
     base = Path(tempfile.mkdtemp(prefix="bench-policy-"))

@@ -8,7 +8,6 @@ applied, exactly as in production. Set HUB_TEST_BACKENDS=sqlite for a quick loca
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,16 +15,10 @@ from pathlib import Path
 import pytest
 from flask import g
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from hub import create_app
 from hub.extensions import db
-
-ROOT = Path(__file__).resolve().parent.parent
-BACKENDS = [b for b in os.environ.get("HUB_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
-DEMO_USERS = ["police.officer", "police.supervisor", "nhs.clinician", "probation.officer",
-              "cps.prosecutor", "advocate", "outsider.officer", "dpo", "admin"]
+from tests.support.apps import BACKENDS, DEMO_USERS, build_app
 
 
 @pytest.fixture(scope="session")
@@ -40,40 +33,6 @@ def pg_server():
             yield server
     finally:
         shutil.rmtree(base, ignore_errors=True)
-
-
-def postgres_database(pg, name: str) -> tuple[str, str]:
-    """A database set up as deploy/ describes: (owner URL for migrations, app URL)."""
-    from tests.support.postgres import apply_sql_file
-
-    apply_sql_file(ROOT / "deploy/postgres/roles.sql", "postgres", pg.superuser_url(),
-                   {"dbname": name, "owner_password": "owner-pw", "app_password": "app-pw"})
-    return pg.url("hub_owner", "owner-pw", name), pg.url("hub_app", "app-pw", name)
-
-
-def apply_grants(pg, owner_url: str) -> None:
-    from tests.support.postgres import apply_sql_file
-
-    apply_sql_file(ROOT / "deploy/postgres/grants.sql", None, owner_url)
-
-
-def build_app(backend: str, instance: Path, request, **overrides):
-    """Migrate a fresh database for ``backend`` and return the hub connected to it."""
-    base = {"HUB_ENV": "test", "HUB_INSTANCE_DIR": str(instance), "RATELIMIT_ENABLED": False,
-            "WTF_CSRF_ENABLED": False, "TESTING": True, **overrides}
-    if backend == "sqlite":
-        owner_url = app_url = f"sqlite:///{instance / 'hub.sqlite3'}"
-    else:
-        pg = request.getfixturevalue("pg_server")
-        owner_url, app_url = postgres_database(pg, f"hub_{instance.name.replace('-', '_')}")
-    with create_app({**base, "SQLALCHEMY_DATABASE_URI": owner_url}).app_context():
-        upgrade()
-        db.engine.dispose()
-    if backend == "postgres":
-        apply_grants(pg, owner_url)
-    app = create_app({**base, "SQLALCHEMY_DATABASE_URI": app_url})
-    app.config["BACKEND"] = backend
-    return app
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -160,11 +119,3 @@ def api(client, tokens):
             return call
 
     return As
-
-
-def demo_case_ids(session) -> dict[str, int]:
-    from sqlalchemy import select
-
-    from hub.cases.models import Case
-
-    return {c.reference: c.id for c in session.scalars(select(Case).order_by(Case.id))}

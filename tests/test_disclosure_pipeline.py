@@ -20,8 +20,8 @@ from hub.auditlog.writer import AuditUnavailable
 from hub.cases.models import Case, Entry, Membership, Person
 from hub.dpo.models import Alert
 from hub.oidc.models import IdentityProvider
-from tests.conftest import DEMO_USERS
-from tests.factories import sign_in
+from tests.support.apps import DEMO_USERS
+from tests.support.factories import sign_in
 
 # What the demo's first case holds: none of it may appear in an unrecorded response.
 CASE_DATA = ("Fenwick-Example", "Claire Example-Holt", "12 Example Road", "07700 900123",

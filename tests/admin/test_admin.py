@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from hub.accounts.models import Agency, User
-from hub.accounts.security import DEMO_PASSWORD
 from hub.auditlog.models import AuditEvent
-from tests.conftest import DEMO_USERS
+from tests.support.apps import DEMO_USERS
+from tests.support.factories import sign_in
 
 NOT_ADMINS = [u for u in DEMO_USERS if u != "admin"]
 API_ROUTES = [("get", "/admin/users"), ("get", "/admin/users/1"),
@@ -27,11 +27,6 @@ CASE_WORDS = ["Fenwick", "Example Road", "Testwell", "harassment convictions", "
 
 def user_id(session, username: str) -> int:
     return session.scalar(select(User.id).where(User.username == username))
-
-
-def sign_in(client, username: str) -> None:
-    r = client.post("/sign-in", data={"username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 302, r.text
 
 
 @pytest.mark.parametrize("username", NOT_ADMINS)

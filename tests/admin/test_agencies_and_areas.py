@@ -14,8 +14,16 @@ from sqlalchemy import func, select
 from hub.accounts import operations as accounts
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog.models import AuditEvent
-from tests.conftest import demo_case_ids
-from tests.factories import events_since, last_seq, links, make_user, page_text, sign_in, text_by_id
+from tests.support.apps import demo_case_ids
+from tests.support.factories import (
+    events_since,
+    last_seq,
+    links,
+    make_user,
+    page_text,
+    sign_in,
+    text_by_id,
+)
 
 AREA = {"code": "cheshire", "name": "Cheshire"}
 AGENCY = {"code": "met-police-2", "name": "Metropolitan Police (north)", "kind": "police"}

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from hub.accounts.models import Agency, User
 from hub.admin import operations
 from hub.auditlog.models import AuditEvent
-from tests.admin.test_admin import sign_in
+from tests.support.factories import sign_in
 
 
 def agency(session, code: str) -> Agency:

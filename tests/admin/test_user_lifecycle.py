@@ -4,8 +4,8 @@ checked by what the user can then do and by the audit event it leaves."""
 from __future__ import annotations
 
 from hub.accounts.security import DEMO_PASSWORD
-from tests.factories import events_since, last_seq, sign_in
-from tests.factories import user_named as _user
+from tests.support.factories import events_since, last_seq, sign_in
+from tests.support.factories import user_named as _user
 
 
 def _token(client, username: str) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from hub import create_app
 from hub.extensions import db
-from tests.conftest import BACKENDS, apply_grants, build_app, postgres_database
+from tests.support.apps import BACKENDS, apply_grants, build_app, postgres_database
 
 HUB = Path(sys.executable).with_name("hub")
 AUDIT_TABLES = ("audit_events", "audit_subjects", "audit_leaves", "audit_nodes",
@@ -78,7 +78,7 @@ def clone_app(app, instance: Path, request):
 
 
 def build_on_server(pg, instance: Path, **overrides):
-    """Like tests.conftest.build_app, on a PostgreSQL server the test owns."""
+    """Like tests.support.apps.build_app, on a PostgreSQL server the test owns."""
     from hub.seed import seed_demo
 
     name = f"hub_{instance.name.replace('-', '_')}"

@@ -19,7 +19,7 @@ from hub.auditlog.models import AuditEvent
 from hub.extensions import db
 from tests.auditlog.conftest import backends
 from tests.auditlog.test_sequencer import token_for
-from tests.conftest import demo_case_ids
+from tests.support.apps import demo_case_ids
 
 SQLITE_BREAKER = (
     "CREATE TABLE commit_breaker_target (id INTEGER PRIMARY KEY)",

@@ -14,7 +14,7 @@ from hub.auditlog.models import AuditEvent
 from hub.extensions import db
 from tests.auditlog.conftest import build_on_server
 from tests.auditlog.test_sequencer import token_for
-from tests.conftest import BACKENDS, demo_case_ids
+from tests.support.apps import BACKENDS, demo_case_ids
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow,
               pytest.mark.skipif("postgres" not in BACKENDS, reason="PostgreSQL left out")]

@@ -13,7 +13,7 @@ from hub.auditlog import sequencer
 from hub.auditlog.cli import leaf_events
 from hub.auditlog.models import AuditEvent
 from hub.auditlog.tree import AuditCheckpoint, event_dict
-from tests.conftest import demo_case_ids
+from tests.support.apps import demo_case_ids
 
 MARKS = ["Zebulon Quaint", "Ottilie Marchbank", "7 Larkspur Mews", "07700 900123",
          "Disclosed her new workplace", "Urgent welfare concern Q7"]

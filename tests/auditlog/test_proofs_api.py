@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from audit import open_checkpoint, verify_consistency, verify_inclusion
 from hub.auditlog import sequencer
 from hub.auditlog.models import AuditEvent
-from tests.conftest import demo_case_ids
+from tests.support.apps import demo_case_ids
 
 
 def b(text: str) -> bytes:

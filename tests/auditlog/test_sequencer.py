@@ -17,7 +17,7 @@ from hub.auditlog.models import AuditEvent
 from hub.auditlog.tree import AuditCheckpoint, AuditLeaf
 from hub.extensions import db
 from tests.auditlog.conftest import HUB, backends, hub, leaf_seqs, record_events
-from tests.conftest import BACKENDS, demo_case_ids
+from tests.support.apps import BACKENDS, demo_case_ids
 
 
 def event_seqs(app) -> list[int]:

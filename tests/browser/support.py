@@ -43,7 +43,7 @@ def serve_hub(instance: Path) -> Iterator[Hub]:
     """Migrate a fresh SQLite hub, seed the demo data and serve it until the block ends."""
     from hub.extensions import db
     from hub.seed import seed_demo
-    from tests.conftest import build_app
+    from tests.support.apps import build_app
 
     app = build_app("sqlite", instance, None, WTF_CSRF_ENABLED=True)
     with app.app_context():

@@ -4,7 +4,7 @@ check; and the withheld-information panel says exactly what the JSON API says is
 
 A page is a GET route that is not the JSON API (its blueprint), not a file (a route taking
 a ``filename``: static files and GOV.UK assets), not a redirect (the route table in
-tests/test_routes.py names a redirect as its success) and that answers HTML (the health
+tests/security/test_routes.py names a redirect as its success) and that answers HTML (the health
 check, the favicon and CSV exports do not). Who visits each is the route table's intended
 user, except the three steps of signing in, which need a browser part-way through it.
 """
@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from tests.browser import data, journeys
 from tests.browser.support import axe_review, inspect_page
-from tests.test_routes import ROUTES, intended_user
+from tests.security.test_routes import ROUTES, intended_user
 
 # Steps of signing in that only a browser part-way through it reaches (a real user: demo
 # users skip the code and never have a temporary password).

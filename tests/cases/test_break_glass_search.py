@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from hub.accounts.models import Area
 from hub.auditlog.models import AuditEvent
 from hub.cases.models import BreakGlassGrant, Case
-from tests.conftest import demo_case_ids
-from tests.factories import events_since, last_seq, leave_team, links, page_text, sign_in
+from tests.support.apps import demo_case_ids
+from tests.support.factories import events_since, last_seq, leave_team, links, page_text, sign_in
 
 REASON = "Victim unreachable tonight; risk to life reported by a neighbour."
 NOWHERE = "STAC-LON-2026-99999"

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from hub import crypto
 from hub.cases.models import Case, Entry, Person, PersonChange
 from hub.web.formatting import uk_date, uk_datetime
-from tests.conftest import demo_case_ids
-from tests.factories import events_since, last_seq, page_text, sign_in, text_by_id
+from tests.support.apps import demo_case_ids
+from tests.support.factories import events_since, last_seq, page_text, sign_in, text_by_id
 
 VICTIM = {"name": "Vera Pagetest", "address": "3 Old Lane, London E9 0ZZ",
           "phone": "07700 900555"}

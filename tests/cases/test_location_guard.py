@@ -14,8 +14,8 @@ from hub.cases import location_guard
 from hub.cases.location_guard import Location
 from hub.cases.models import Case, Entry
 from hub.extensions import db
-from tests.factories import events_since, last_seq, sign_in, text_by_id
-from tests.helpers_matrix import demo_cases
+from tests.support.factories import events_since, last_seq, sign_in, text_by_id
+from tests.support.matrix import demo_cases
 
 CLAIRE = [Location(1, "address", "Flat 3, 12 Example Road, London E1 0ZZ"),
           Location(1, "phone", "07700 900123"),

@@ -16,9 +16,16 @@ from hub.cases import operations, queries
 from hub.cases.models import Case, Entry
 from hub.extensions import db
 from hub.policy import Principal, Relationship, current_policy
-from tests.conftest import DEMO_USERS
-from tests.factories import events_since, last_seq, page_text, sign_in, text_by_id, user_named
-from tests.helpers_matrix import demo_cases
+from tests.support.apps import DEMO_USERS
+from tests.support.factories import (
+    events_since,
+    last_seq,
+    page_text,
+    sign_in,
+    text_by_id,
+    user_named,
+)
+from tests.support.matrix import demo_cases
 
 
 def html(response) -> str:

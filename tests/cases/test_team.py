@@ -12,7 +12,15 @@ from sqlalchemy import select
 
 from hub.accounts.models import User
 from hub.cases.models import Membership
-from tests.factories import events_since, last_seq, links, make_user, page_text, sign_in, text_by_id
+from tests.support.factories import (
+    events_since,
+    last_seq,
+    links,
+    make_user,
+    page_text,
+    sign_in,
+    text_by_id,
+)
 
 CASE_WORDS = ("Perry Teamtest", "Vera Teamtest", "9 Teamtest Road")
 
@@ -354,6 +362,6 @@ def test_api_removal_is_refused_to_non_members_and_to_break_glass(api, session):
 
 
 def _demo_ids(session) -> list[int]:
-    from tests.conftest import demo_case_ids
+    from tests.support.apps import demo_case_ids
 
     return list(demo_case_ids(session).values())

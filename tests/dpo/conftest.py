@@ -1,13 +1,10 @@
-"""Helpers for the DPO console's tests: web sign-in as a demo user, and direct SQL counts."""
+"""Helpers for the DPO console's tests: the web pages as a demo user, the demo case ids."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 
-from hub.accounts.security import DEMO_PASSWORD
-from hub.auditlog.models import AuditEvent
-from hub.extensions import db
+from tests.support.factories import sign_in
 
 DPO_API_GETS = ["/audit/events", "/audit/events.csv", "/audit/cases/1/history",
                 "/audit/people/1/history", "/audit/users/advocate/history",
@@ -20,25 +17,12 @@ NON_DPO = ["police.officer", "police.supervisor", "nhs.clinician", "probation.of
 def web(client):
     """``web("dpo")``: the test client signed in to the web pages as a demo user."""
 
-    def sign_in(username: str):
+    def as_user(username: str):
         client.post("/sign-out")
-        response = client.post("/sign-in", data={"username": username,
-                                                 "password": DEMO_PASSWORD})
-        assert response.status_code == 302, response.text
+        sign_in(client, username)
         return client
 
-    return sign_in
-
-
-def last_seq() -> int:
-    return db.session.scalar(select(func.max(AuditEvent.seq))) or 0
-
-
-def events_after(seq: int, action: str | None = None) -> list[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.seq > seq).order_by(AuditEvent.seq)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    return list(db.session.scalars(query))
+    return as_user
 
 
 def case_ids(api, username: str = "police.officer") -> list[int]:

@@ -16,7 +16,8 @@ from hub.dpo import rules
 from hub.dpo.models import Alert
 from hub.extensions import db
 from hub.timeutil import utcnow
-from tests.dpo.conftest import case_ids, events_after, last_seq
+from tests.dpo.conftest import case_ids
+from tests.support.factories import events_since, last_seq
 
 REASON = "Victim Claire Example-Holt reported a threat at 7 Sample Street"
 
@@ -46,7 +47,7 @@ def test_break_glass_raises_an_alert_at_once_without_personal_data(api, session)
     seq = last_seq()
     assert api("police.supervisor").post(f"/cases/{case_id}/break-glass",
                                          json={"reason": REASON}).status_code == 200
-    [event] = events_after(seq, "case:break-glass")
+    [event] = events_since(seq, "case:break-glass")
     body = api("dpo").get("/dpo/alerts").json
     [alert] = [a for a in body["items"] if a["rule"] == "break-glass"]
     assert alert["event_seqs"] == [event.seq] and alert["severity"] == "high"
@@ -70,7 +71,7 @@ def test_a_dpo_closes_an_alert_with_outcome_and_note_audited(api, session):
                              json={"outcome": "justified", "note": "Checked with the DI."})
     assert closed.status_code == 200
     assert (closed.json["status"], closed.json["outcome"]) == ("closed", "justified")
-    [event] = events_after(seq, "alert:close")
+    [event] = events_since(seq, "alert:close")
     assert event.username == "dpo" and event.details["alert_id"] == alert_id
     again = api("dpo").post(f"/dpo/alerts/{alert_id}/close",
                             json={"outcome": "justified", "note": "again"})

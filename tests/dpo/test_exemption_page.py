@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hub.cases.models import Person
-from tests.dpo.conftest import events_after, last_seq
+from tests.support.factories import events_since, last_seq
 
 REASON = "Disclosure would prejudice an ongoing investigation (DPA 2018 Sch 2)."
 
@@ -32,7 +32,7 @@ def test_an_exemption_recorded_on_the_page_withholds_the_class(web, api, session
     assert [(x["class"], x["reason"]) for x in after["exemptions"]] == [
         ("victim.location", REASON)]
     assert "Flat 3, 12 Example Road" not in str(after["data"])
-    recorded = events_after(before, "subject-access:exemption")
+    recorded = events_since(before, "subject-access:exemption")
     assert [(e.subject_ids, e.details["class"]) for e in recorded] == [
         ([person.id], "victim.location")]
 
@@ -47,4 +47,4 @@ def test_an_exemption_without_a_reason_is_refused_on_the_page(web, api, session)
     assert response.status_code == 400
     assert "There is a problem" in response.text
     assert api("dpo").get(f"/people/{person.id}/subject-access").get_json()["exemptions"] == []
-    assert events_after(before, "subject-access:exemption") == []
+    assert events_since(before, "subject-access:exemption") == []

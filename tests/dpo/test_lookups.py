@@ -18,8 +18,9 @@ from hub.dpo.schemas import AuditFilterIn
 from hub.policy import current_policy
 from hub.seed import CASES, ENTRIES
 from hub.web.formatting import uk_date
-from tests.conftest import demo_case_ids
-from tests.dpo.conftest import case_ids, events_after, last_seq
+from tests.dpo.conftest import case_ids
+from tests.support.apps import demo_case_ids
+from tests.support.factories import events_since, last_seq
 
 FIRST = "STAC-LON-2026-00001"
 # What a case holds beyond its metadata: none of it may reach a look-up's answer.
@@ -73,7 +74,7 @@ def test_a_name_search_shows_name_part_reference_and_area_and_nothing_else(web, 
     leaked = [m for m in CONTENT if m in page.text]
     assert leaked == []
     assert "Gareth Notreal" not in page.text  # the perpetrator of that case was not asked for
-    [event] = events_after(seq)
+    [event] = events_since(seq)
     assert event.action == "audit:person-search" and event.username == "dpo"
     assert event.subject_ids == sorted(person_id(session, n) for n in (
         "Helen Fictitious", "Ruth Fictitious"))
@@ -114,7 +115,7 @@ def test_a_search_with_no_match_says_so_and_is_audited(web, session):
     seq = last_seq()
     page = client.get("/dpo/people?name=Nobody+Of+That+Name")
     assert page.status_code == 200 and "No one matches" in text_of(page.text)
-    [event] = events_after(seq)
+    [event] = events_since(seq)
     assert (event.action, event.subject_ids, event.details["total"]) == (
         "audit:person-search", [], 0)
 
@@ -140,7 +141,7 @@ def test_a_reference_goes_straight_to_who_has_seen_the_case(web, session):
     seq = last_seq()
     found = client.get(f"/dpo/cases?reference={FIRST.lower()}")
     assert found.status_code == 302 and found.location.endswith(f"/audit/cases/{case}")
-    [event] = events_after(seq)
+    [event] = events_since(seq)
     assert event.action == "audit:case-search" and event.details["case_ids"] == [case]
     assert FIRST not in repr(event.details) and FIRST.lower() not in repr(event.details)
     history = client.get(found.location).text

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from hub.auditlog.models import AuditEvent
 from hub.dpo.models import Alert
 from hub.seed import CASES, ENTRIES
-from tests.dpo.conftest import NON_DPO, case_ids, events_after, last_seq
+from tests.dpo.conftest import NON_DPO, case_ids
+from tests.support.factories import events_since, last_seq
 
 # Case content. People's names are not in it: a name is record metadata a DPO needs to say
 # whose access history a page shows (rule 8), as the subject access bundle does.
@@ -71,7 +72,7 @@ def test_the_bundle_page_is_the_exception_and_is_audited(api, web, session):
     assert page.status_code == 200
     assert victim["name"] in page.text and victim["address"] in page.text  # the control
     assert 'id="disclosures"' in page.text
-    [event] = events_after(seq)
+    [event] = events_since(seq)
     assert (event.action, event.subject_ids) == ("subject-access:read", [victim["id"]])
 
 

@@ -22,9 +22,9 @@ from hub.dpo.exports import safe_cell
 from hub.extensions import db
 from hub.timeutil import utcnow
 from tests.auditlog.conftest import fresh, record_events  # noqa: F401 (fresh: a fixture)
-from tests.conftest import BACKENDS
-from tests.dpo.conftest import DPO_API_GETS, NON_DPO, case_ids, events_after, last_seq
-from tests.factories import leave_team
+from tests.dpo.conftest import DPO_API_GETS, NON_DPO, case_ids
+from tests.support.apps import BACKENDS
+from tests.support.factories import events_since, last_seq, leave_team
 
 
 def _activity(api):
@@ -311,7 +311,7 @@ def test_only_dpos_reach_dpo_routes(api, session, username, path):
     seq = last_seq()
     response = api(username).get(path)
     assert response.status_code == 403
-    assert [e.outcome for e in events_after(seq)] == ["denied"]
+    assert [e.outcome for e in events_since(seq)] == ["denied"]
 
 
 @pytest.mark.parametrize("path", ["/dpo/alerts/1/close", "/people/1/exemptions",
@@ -324,7 +324,7 @@ def test_only_dpos_make_dpo_writes(api, session, path):
 def test_the_search_is_itself_audited(api, session):
     seq = last_seq()
     api("dpo").get("/audit/events?agency=nhs&outcome=denied")
-    [event] = events_after(seq)
+    [event] = events_since(seq)
     assert event.action == "audit:search" and event.username == "dpo"
     assert event.details["filters"] == ["agency", "outcome"]
 
@@ -349,7 +349,7 @@ def test_csv_export_is_safe_and_audited_as_a_disclosure(api, session):
     assert len(rows) - 1 == total + 1  # the search above is one more event
     assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for c in r)
     assert any(r[5] == "'=cmd|' /C calc'!A0" for r in rows[1:])
-    [event] = events_after(seq)
+    [event] = events_since(seq)
     assert (event.action, event.purpose) == ("audit:export", "dpo-review")
     assert event.details["rows"] == len(rows) - 1
 

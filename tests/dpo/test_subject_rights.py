@@ -18,7 +18,7 @@ from hub.auditlog.models import AuditEvent
 from hub.cases.models import BreakGlassGrant, Case, DataKey, Person
 from hub.crypto import KeyDestroyed
 from hub.dpo.models import Erasure
-from tests.dpo.conftest import events_after, last_seq
+from tests.support.factories import events_since, last_seq
 
 VICTIM = {"name": "Vera Scenario-Subject", "address": "11 Hidden Mews, London ZZ1 1ZZ",
           "phone": "07700 900777", "email": "vera@example.org"}
@@ -96,7 +96,7 @@ def test_bundle_lists_every_consultation_and_nothing_about_anyone_else(api, sess
     for other in (OTHER_VICTIM["name"], OTHER_VICTIM["address"], OTHER_PERP["name"],
                   PERPETRATOR["name"], PERPETRATOR["address"], ids["b"]["reference"]):
         assert other not in dumped
-    [event] = events_after(seq)
+    [event] = events_since(seq)
     assert (event.action, event.subject_ids, event.purpose) == (
         "subject-access:read", [ids["victim"]], "subject-access")
 
@@ -123,7 +123,7 @@ def test_exemption_withholds_a_class_with_its_reason(api, session):
     seq = last_seq()
     assert api("dpo").post(path, json={"class": "victim.support", "reason": reason}) \
         .status_code == 201
-    [event] = events_after(seq)
+    [event] = events_since(seq)
     assert event.action == "subject-access:exemption" and event.details["class"] == "victim.support"
     assert api("dpo").post(path, json={"class": "victim.support", "reason": reason}) \
         .status_code == 409
@@ -164,7 +164,7 @@ def test_erasure_destroys_the_data_and_keeps_the_log(api, session):
     assert other == ["Urgent risk review after a 999 call"]
     log_after = session.execute(text("SELECT * FROM audit_events ORDER BY seq")).all()
     assert log_after[:len(log_before)] == log_before  # audit rows are never updated
-    assert [e.action for e in events_after(seq)] == ["person:erase"]
+    assert [e.action for e in events_since(seq)] == ["person:erase"]
     case = api("police.officer").get(f"/cases/{ids['a']['id']}").json
     assert case["victims"][0]["name"] is None and case["victims"][0]["address"] is None
     assert VICTIM["name"] not in json.dumps(case) and NOTE_V1 not in json.dumps(
@@ -211,7 +211,7 @@ def test_unknown_person_is_a_404_and_audited(api, session):
     assert api("dpo").get("/people/999999/subject-access").status_code == 404
     assert api("dpo").post("/people/999999/erasure",
                            json={"ground": "retention", "confirm": 999999}).status_code == 404
-    assert [e.outcome for e in events_after(seq)] == ["denied", "denied"]
+    assert [e.outcome for e in events_since(seq)] == ["denied", "denied"]
 
 
 # -- issue 10, defect 2: every entry reaches the people it is about ---------------------------
@@ -365,7 +365,7 @@ def test_the_note_page_asks_which_victim_only_when_there_are_several(api, client
 
 
 def test_the_demo_entries_reach_the_people_they_are_about(api, session):
-    from tests.helpers_matrix import demo_cases
+    from tests.support.matrix import demo_cases
 
     first, two_victims = demo_cases(session)[0], demo_cases(session)[2]
     claire = _bundle(api, first.victims[0][0])

@@ -10,7 +10,7 @@ import pytest
 from hub.policy import ClassAction, Permission, Principal, Relationship, load_policy
 from hub.policy.engine import DEFAULT_DENY, NO_RELATIONSHIP
 from hub.policy.permissions import CASE_STATUSES
-from tests.conftest import demo_case_ids
+from tests.support.apps import demo_case_ids
 
 POLICY = load_policy(Path(__file__).resolve().parents[2] / "policies")
 ROLES = [(a, r) for a, spec in POLICY.set.agencies.items() for r in spec["roles"]]

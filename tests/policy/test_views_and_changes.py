@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub.auditlog.models import AuditEvent
 from hub.policy import load_policy
 from hub.policy.changes import ACTION, reset
-from tests.factories import page_text, sign_in
+from tests.support.factories import page_text, sign_in
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 

@@ -12,12 +12,12 @@ from joserfc.jwk import OctKey, RSAKey
 from sqlalchemy import func, select, update
 
 from hub.accounts.models import ApiToken, Area, User
-from hub.accounts.security import DEMO_PASSWORD, token_hash
+from hub.accounts.security import token_hash
 from hub.auditlog.models import AuditEvent
 from hub.cases.models import BreakGlassGrant, Case, Membership, Person
 from hub.timeutil import utcnow
-from tests.conftest import demo_case_ids
-from tests.factories import leave_team
+from tests.support.apps import demo_case_ids
+from tests.support.factories import leave_team, sign_in
 
 CASE_WORDS = ["Fenwick", "Example Road", "Testwell", "harassment convictions", "0ZZ",
               "07700", "example.org"]
@@ -25,11 +25,6 @@ BODIES = {"POST": {"reason": "checking", "body": "x", "class": "case.core",
                    "username": "police.officer", "active": False},
           "PATCH": {"version": 1, "summary": "x", "active": False},
           "PUT": {"version": 1, "body": "x"}}
-
-
-def sign_in(client, username: str) -> None:
-    r = client.post("/sign-in", data={"username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 302, r.text
 
 
 def leaks(text: str) -> list[str]:

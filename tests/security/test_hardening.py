@@ -15,15 +15,10 @@ from hub import create_app
 from hub.accounts.security import DEMO_PASSWORD
 from hub.config import ConfigError
 from hub.extensions import db
-from tests.conftest import ROOT, build_app
+from tests.support.apps import ROOT, build_app
+from tests.support.factories import sign_in
 
 TEMPLATES = ROOT / "templates"
-
-
-def sign_in(client, username: str = "police.officer", **extra) -> None:
-    r = client.post("/sign-in", data={"username": username, "password": DEMO_PASSWORD,
-                                      **extra})
-    assert r.status_code == 302, r.text
 
 
 def get_rules(app):
@@ -81,14 +76,14 @@ def test_a_post_with_the_token_gets_through(csrf_app):
     client = csrf_app.test_client()
     page = client.get("/sign-in").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    sign_in(client, csrf_token=token)
+    sign_in(client, "police.officer", csrf_token=token)
     forged = client.post("/sign-out", data={"csrf_token": token[:-2] + "xx"})
     assert forged.status_code == 400
 
 
 def test_the_api_needs_no_csrf_token_because_it_takes_no_cookies(csrf_app):
     client = csrf_app.test_client()
-    sign_in(client, csrf_token=re.search(r'name="csrf_token" value="([^"]+)"',
+    sign_in(client, "police.officer", csrf_token=re.search(r'name="csrf_token" value="([^"]+)"',
                                          client.get("/sign-in").text).group(1))
     r = client.get("/api/v1/cases")  # the browser session cookie is not an API credential
     assert r.status_code == 401
@@ -143,7 +138,7 @@ def test_security_headers_on_every_response(app, client, session):
 
 
 def test_signed_in_pages_are_never_cached(app, client, session):
-    sign_in(client)
+    sign_in(client, "police.officer")
     for path in ["/cases/", "/api/v1/cases", "/sign-in"]:
         assert client.get(path).headers["Cache-Control"] == "no-store", path
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.helpers_matrix import ROW_TABLES, demo_cases, row_counts, sign_in
+from tests.support.matrix import ROW_TABLES, demo_cases, row_counts, sign_in
 
 HUGE = "99999999999999999999"
 DEEP = "[" * 10_000 + "]" * 10_000

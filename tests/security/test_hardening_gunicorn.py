@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLIENT_TIMEOUT = 2  # seconds, set through GUNICORN_CLIENT_TIMEOUT to keep the test short
 WORKER_TIMEOUT = 30  # deploy/gunicorn.conf.py `timeout`
 

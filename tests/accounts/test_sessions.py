@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hub.accounts import operations, security
 from hub.accounts.models import ApiToken, UserSession
 from hub.extensions import db
-from tests.factories import (
+from tests.support.factories import (
     DEMO_PASSWORD,
     PASSWORD,
     code_for,

@@ -12,7 +12,7 @@ import time_machine
 from argon2 import Type, extract_parameters
 
 from hub.accounts import security
-from tests.factories import (
+from tests.support.factories import (
     DEMO_PASSWORD,
     PASSWORD,
     code_for,

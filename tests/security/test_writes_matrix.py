@@ -2,7 +2,7 @@
 of every status, and gets 201 exactly where DOMAIN.md's table gives its agency W (and the
 case is not closed, which leaves only case.core writable), else 403 with nothing written.
 
-The expectation comes from tests/helpers_matrix.py (a hand copy of DOMAIN.md's table and
+The expectation comes from tests/support/matrix.py (a hand copy of DOMAIN.md's table and
 of the closed-case rule), never from hub.policy. A plain ``note`` may be filed under every
 class (policies/kinds.yaml), and the bodies hold nothing of any victim's location, so the
 location guard never has a reason to refuse one.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import demo_case_ids
-from tests.helpers_matrix import CLASSES, may_write, row_counts
+from tests.support.apps import demo_case_ids
+from tests.support.matrix import CLASSES, may_write, row_counts
 
 # One demo user of every kind of agency; the hub's own staff (dpo) write nothing at all.
 WRITERS = ["police.officer", "nhs.clinician", "probation.officer", "cps.prosecutor",

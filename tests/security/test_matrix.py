@@ -1,5 +1,5 @@
 """Every demo user x every demo case x every way case data leaves the hub, against the
-independent expectation in tests/helpers_matrix.py (DOMAIN.md's table, Hampshire's
+independent expectation in tests/support/matrix.py (DOMAIN.md's table, Hampshire's
 narrowing), never against hub.policy itself."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers_matrix import (
+from tests.support.matrix import (
     CLASSES,
     MEMBERS,
     NON_MEMBERS,

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from hub.cases.models import Membership
-from tests.conftest import demo_case_ids
-from tests.factories import links, page_text, sign_in, user_named
+from tests.support.apps import demo_case_ids
+from tests.support.factories import links, page_text, sign_in, user_named
 
 
 def html(response) -> str:
@@ -31,7 +31,7 @@ def test_favicon_is_linked_and_answers_at_its_usual_address(client, session):
 def test_favicon_needs_no_sign_in_and_skips_the_code_page(client, session):
     """A browser asks for it on its own, even on the code page: it must not be redirected
     (to the code page, which would start enrolment again)."""
-    from tests.factories import PASSWORD, make_user
+    from tests.support.factories import PASSWORD, make_user
 
     user = make_user("nhs", "clinician")
     assert client.post("/sign-in", data={"username": user.username,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from hub.accounts.models import Agency, Area, User
 from hub.policy import Permission, Principal
-from tests.helpers_matrix import (
+from tests.support.matrix import (
     MEMBERS,
     PERMISSIONS,
     USERS,
@@ -180,8 +180,8 @@ def _erasure(ready: Ready) -> None:
 # Sign-in steps: each needs a browser part-way through signing in, as a real user (demo
 # users skip the code, and never have a temporary password).
 def _awaiting_code(ready: Ready) -> None:
-    from tests.factories import PASSWORD, code_for, make_user
-    from tests.factories import sign_in as sign_in_with
+    from tests.support.factories import PASSWORD, code_for, make_user
+    from tests.support.factories import sign_in as sign_in_with
 
     user = make_user("police", "officer")
     sign_in_with(ready.client, user.username, PASSWORD)
@@ -192,8 +192,8 @@ def _awaiting_code(ready: Ready) -> None:
 def _enrolling(ready: Ready) -> None:
     """A first sign-in: the enrolment page shows a new seed, whose code is then posted."""
     from hub.accounts import operations
-    from tests.factories import PASSWORD, code_for, make_user
-    from tests.factories import sign_in as sign_in_with
+    from tests.support.factories import PASSWORD, code_for, make_user
+    from tests.support.factories import sign_in as sign_in_with
 
     user = make_user("police", "officer", totp=False)
     sign_in_with(ready.client, user.username, PASSWORD)
@@ -204,7 +204,7 @@ def _enrolling(ready: Ready) -> None:
 
 def _temporary_password(ready: Ready) -> None:
     from hub.admin import operations
-    from tests.factories import sign_in as sign_in_with
+    from tests.support.factories import sign_in as sign_in_with
 
     user, password = operations.create_local_user({
         "username": "route.newcomer", "display_name": "Route Newcomer", "agency": "police",
@@ -281,7 +281,7 @@ ROUTES: dict[tuple[str, str], Access] = {
         "current_password": "demo-password-2026", "new_password": NEW_PASSWORD},
         ok=303, to="/account"),
     ("accounts.sessions", "GET"): SIGNED_IN,
-    # someone else's session or token id is a 404 (tests/test_credentials.py)
+    # someone else's session or token id is a 404 (tests/accounts/test_credentials.py)
     ("accounts.end_session", "POST"): Access(signed_in=True, prepare=_another_session,
                                              ok=303, to="/account/sessions"),
     ("accounts.end_token", "POST"): Access(signed_in=True, prepare=_own_token, ok=303,
@@ -582,7 +582,7 @@ def test_every_route_is_in_the_table(app):
     served = {(r.endpoint, m) for r in app.url_map.iter_rules()
               for m in r.methods - {"HEAD", "OPTIONS"}}
     missing = sorted(served - set(ROUTES))
-    assert not missing, f"routes with no access rule in tests/test_routes.py: {missing}"
+    assert not missing, f"routes with no access rule in tests/security/test_routes.py: {missing}"
     stale = sorted(set(ROUTES) - served)
     assert not stale, f"routes in the table that the hub no longer serves: {stale}"
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from hub.extensions import db, limiter
-from tests.conftest import BACKENDS, build_app
-from tests.helpers_matrix import demo_cases, row_counts, sign_in
+from tests.support.apps import BACKENDS, build_app
+from tests.support.matrix import demo_cases, row_counts, sign_in
 
 
 @pytest.fixture

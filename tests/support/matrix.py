@@ -14,8 +14,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from hub.seed import CASES, ENTRIES
-
-DEMO_PASSWORD = "demo-password-2026"  # the documented demo credential (CONTRACT.md)
+from tests.support import factories
 
 CLASSES = (
     "case.core", "perpetrator.identity", "perpetrator.offending", "intelligence", "clinical",
@@ -171,8 +170,8 @@ def found(body: str, strings) -> list[str]:
 
 
 def sign_in(client, username: str) -> None:
-    r = client.post("/sign-in", data={"username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 302, (username, r.status_code)
+    """Sign a demo user all the way in (no code page)."""
+    r = factories.sign_in(client, username)
     assert "/sign-in" not in r.location, (username, r.location)
 
 

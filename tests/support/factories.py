@@ -90,8 +90,10 @@ def events_since(seq: int, action_prefix: str = "") -> list[AuditEvent]:
 
 
 # -- the web, as a browser sees it -------------------------------------------------------------
-def sign_in(client, username: str, password: str = DEMO_PASSWORD):
-    response = client.post("/sign-in", data={"username": username, "password": password})
+def sign_in(client, username: str, password: str = DEMO_PASSWORD, **form):
+    """Post the sign-in form and assert it was accepted. Demo users land on their home page;
+    users with an authenticator are sent to the code page."""
+    response = client.post("/sign-in", data={"username": username, "password": password, **form})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return response
 

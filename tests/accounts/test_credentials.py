@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from hub.accounts import operations, passwords, security
 from hub.accounts.models import ApiToken, LoginThrottle, User, UserSession
 from hub.extensions import db
-from tests.factories import (
+from tests.support.factories import (
     COOKIE,
     DEMO_PASSWORD,
     PASSWORD,

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, make_url, select
 
 from hub.auditlog.models import AuditEvent
-from tests.helpers_matrix import (
-    DEMO_PASSWORD,
+from tests.support.factories import DEMO_PASSWORD
+from tests.support.matrix import (
     ROW_TABLES,
     case_data_strings,
     demo_cases,
@@ -87,7 +87,7 @@ def events_after(session, seq: int) -> list[AuditEvent]:
 
 def expected_classes(username: str, case) -> set[str]:
     """What a case view discloses: its core, the people and each visible entry's class."""
-    from tests.helpers_matrix import entry_visible
+    from tests.support.matrix import entry_visible
 
     seen = {c for c, k, r, _b in case.entries.values()
             if entry_visible(username, case.area, c, k, r)}

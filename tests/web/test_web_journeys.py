@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from hub.auditlog.models import AuditEvent
 from hub.cases.models import BreakGlassGrant, Case, Membership
 from hub.seed import CASES
-from tests.conftest import demo_case_ids
-from tests.factories import events_since, last_seq, links, page_text, sign_in, text_by_id
+from tests.support.apps import demo_case_ids
+from tests.support.factories import events_since, last_seq, links, page_text, sign_in, text_by_id
 
 VICTIM_LOCATIONS = [v[f] for c in CASES for v in c["victims"]
                     for f in ("address", "phone", "email", "workplace") if v.get(f)]

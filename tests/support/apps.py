@@ -1,0 +1,61 @@
+"""How the tests build the hub: a migrated database on SQLite or on the private PostgreSQL
+server, set up as deploy/ describes, and the demo users and cases they sign in as."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask_migrate import upgrade
+
+from hub import create_app
+from hub.extensions import db
+
+ROOT = Path(__file__).resolve().parents[2]
+BACKENDS = [b for b in os.environ.get("HUB_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
+DEMO_USERS = ["police.officer", "police.supervisor", "nhs.clinician", "probation.officer",
+              "cps.prosecutor", "advocate", "outsider.officer", "dpo", "admin"]
+
+
+
+def postgres_database(pg, name: str) -> tuple[str, str]:
+    """A database set up as deploy/ describes: (owner URL for migrations, app URL)."""
+    from tests.support.postgres import apply_sql_file
+
+    apply_sql_file(ROOT / "deploy/postgres/roles.sql", "postgres", pg.superuser_url(),
+                   {"dbname": name, "owner_password": "owner-pw", "app_password": "app-pw"})
+    return pg.url("hub_owner", "owner-pw", name), pg.url("hub_app", "app-pw", name)
+
+
+def apply_grants(pg, owner_url: str) -> None:
+    from tests.support.postgres import apply_sql_file
+
+    apply_sql_file(ROOT / "deploy/postgres/grants.sql", None, owner_url)
+
+
+def build_app(backend: str, instance: Path, request, **overrides):
+    """Migrate a fresh database for ``backend`` and return the hub connected to it."""
+    base = {"HUB_ENV": "test", "HUB_INSTANCE_DIR": str(instance), "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False, "TESTING": True, **overrides}
+    if backend == "sqlite":
+        owner_url = app_url = f"sqlite:///{instance / 'hub.sqlite3'}"
+    else:
+        pg = request.getfixturevalue("pg_server")
+        owner_url, app_url = postgres_database(pg, f"hub_{instance.name.replace('-', '_')}")
+    with create_app({**base, "SQLALCHEMY_DATABASE_URI": owner_url}).app_context():
+        upgrade()
+        db.engine.dispose()
+    if backend == "postgres":
+        apply_grants(pg, owner_url)
+    app = create_app({**base, "SQLALCHEMY_DATABASE_URI": app_url})
+    app.config["BACKEND"] = backend
+    return app
+
+
+
+def demo_case_ids(session) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from hub.cases.models import Case
+
+    return {c.reference: c.id for c in session.scalars(select(Case).order_by(Case.id))}
