@@ -78,18 +78,18 @@ def in_process_probes(monkeypatch):
 
 # Hypothesis warns when a generated value's repr is large: not a finding about the hub.
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
+# One test per user, so that parallel workers share the run.
+@pytest.mark.parametrize(("user", "paths"), RUNS, ids=[user for user, _ in RUNS])
 def test_every_check_schemathesis_has_passes(app, session, tokens, in_process_probes,
-                                            cross_field_rules):
+                                            cross_field_rules, user, paths):
     from hub.auditlog import sequencer
 
     with app.test_request_context():
         sequencer.run_once()  # a signed tree, so that proofs have something to prove
-    failures = []
-    for user, paths in RUNS:
-        schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app,
-                                                config=_config(tokens[user]))
-        forbidden = _victim_locations() if user in PERPETRATOR_FACING else ()
-        failures += _run(schema.include(path_regex=paths), forbidden)
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app,
+                                            config=_config(tokens[user]))
+    forbidden = _victim_locations() if user in PERPETRATOR_FACING else ()
+    failures = _run(schema.include(path_regex=paths), forbidden)
     assert not failures, "\n\n".join(failures)
 
 
