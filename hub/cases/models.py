@@ -39,7 +39,13 @@ class DataKey(db.Model):
         return cls(wrapped=current_app.extensions["hub.keyring"].new_wrapped_key())
 
     def plain(self) -> bytes:
-        return current_app.extensions["hub.keyring"].unwrap(self.wrapped)
+        """The key in the clear, unwrapped once per loaded row: a row lives as long as its
+        request's session, and erasure (``wrapped`` set to NULL) is seen at once."""
+        wrapped, plain = self.__dict__.get("_unwrapped", (None, None))
+        if plain is None or wrapped is not self.wrapped:
+            plain = current_app.extensions["hub.keyring"].unwrap(self.wrapped)
+            self.__dict__["_unwrapped"] = (self.wrapped, plain)
+        return plain
 
 
 class Encrypted:
@@ -214,7 +220,7 @@ class EntryVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     entry: Mapped[Entry] = relationship(back_populates="versions")
-    author: Mapped[User] = relationship(lazy="joined")
+    author: Mapped[User] = relationship()  # not joined: no read of a case shows it
 
     __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_entry_versions_version"),)
 

@@ -93,7 +93,9 @@ def search(principal: Principal, q: str = "", page: int = 1, per_page: int = 20)
 def case_for_view(case_id: int) -> Case | None:
     return db.session.scalar(
         select(Case).where(Case.id == case_id)
-        .options(selectinload(Case.parties).joinedload(CaseParty.person),
+        .options(joinedload(Case.data_key),
+                 selectinload(Case.parties).joinedload(CaseParty.person)
+                 .joinedload(Person.data_key),
                  selectinload(Case.members)))
 
 
