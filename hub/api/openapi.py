@@ -332,7 +332,10 @@ def _case_page_paths(spec: APISpec, ref) -> dict:
                        "must be writable by the caller on this case, or nothing changes (403). "
                        "`version` (optional) is the person's `version` from GET /cases/{id}; "
                        "a stale one is 409. The replaced values are kept, encrypted, and shown "
-                       "in the person's `history` to those who may read their class.",
+                       "in the person's `history` to those who may read their class. A "
+                       "perpetrator has a name, date of birth, aliases, PNC id, NHS number "
+                       "and address; a victim a name, date of birth, address, phone, email "
+                       "and workplace: a field the person does not have is 400.",
         "parameters": [_id("case_id"), _id("person_id")],
         "requestBody": _body(ref("PersonUpdateIn")),
         "responses": _responses(200, "the changes made: {id, changes: [{class, fields, at, "

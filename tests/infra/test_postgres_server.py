@@ -3,11 +3,14 @@ roles/grants scripts applied to it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -25,10 +28,28 @@ ROLES_SQL = REPO / "deploy" / "postgres" / "roles.sql"
 GRANTS_SQL = REPO / "deploy" / "postgres" / "grants.sql"
 
 
+@contextlib.contextmanager
+def _own_folder():
+    """A folder outside pytest's temporary tree: any pytest process (another run, or a
+    parallel worker) that starts resets that tree's root to 0700, which would lock the
+    server's user out of its own data directory mid-test."""
+    base = Path(tempfile.mkdtemp(prefix="hub-pg-infra-"))
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def pg(tmp_path_factory: pytest.TempPathFactory):
-    with PostgresServer(tmp_path_factory.mktemp("pg")) as server:
+def pg():
+    with _own_folder() as base, PostgresServer(base / "pg") as server:
         yield server
+
+
+@pytest.fixture
+def home():
+    with _own_folder() as base:
+        yield base
 
 
 def _connect(url: str) -> psycopg.Connection:
@@ -105,8 +126,8 @@ def test_role_and_database(pg: PostgresServer) -> None:
         engine.dispose()
 
 
-def test_immediate_stop_then_restart_keeps_committed_data(tmp_path: Path) -> None:
-    with PostgresServer(tmp_path / "pg", durable=True) as server:
+def test_immediate_stop_then_restart_keeps_committed_data(home: Path) -> None:
+    with PostgresServer(home / "pg", durable=True) as server:
         assert server.execute("SHOW synchronous_commit") == [("on",)]
         assert server.execute("SHOW fsync") == [("on",)]
         server.execute("CREATE TABLE ledger (n int PRIMARY KEY)")
@@ -130,8 +151,8 @@ def test_fast_mode_is_the_default(pg: PostgresServer) -> None:
     assert pg.execute("SHOW synchronous_commit") == [("off",)]
 
 
-def test_restart_keeps_port_and_data(tmp_path: Path) -> None:
-    with PostgresServer(tmp_path / "pg") as server:
+def test_restart_keeps_port_and_data(home: Path) -> None:
+    with PostgresServer(home / "pg") as server:
         server.execute("CREATE TABLE t (x int)")
         server.execute("INSERT INTO t VALUES (7)")
         port = server.port
@@ -140,8 +161,8 @@ def test_restart_keeps_port_and_data(tmp_path: Path) -> None:
         assert server.execute("SELECT x FROM t") == [(7,)]
 
 
-def test_leaving_the_block_stops_the_server(tmp_path: Path) -> None:
-    with PostgresServer(tmp_path / "pg") as server:
+def test_leaving_the_block_stops_the_server(home: Path) -> None:
+    with PostgresServer(home / "pg") as server:
         pid = server.pid()
         assert pid is not None
     assert not server.is_running()
@@ -149,8 +170,8 @@ def test_leaving_the_block_stops_the_server(tmp_path: Path) -> None:
     server.cleanup()  # idempotent
 
 
-def test_start_failure_reports_the_server_log(tmp_path: Path) -> None:
-    server = PostgresServer(tmp_path / "pg")
+def test_start_failure_reports_the_server_log(home: Path) -> None:
+    server = PostgresServer(home / "pg")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -160,14 +181,14 @@ def test_start_failure_reports_the_server_log(tmp_path: Path) -> None:
     assert not server.is_running()
 
 
-def test_killed_test_process_does_not_leave_a_server_behind(tmp_path: Path) -> None:
+def test_killed_test_process_does_not_leave_a_server_behind(home: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys, time
         from pathlib import Path
         sys.path.insert(0, {str(REPO)!r})
         from tests.support.postgres import PostgresServer
-        server = PostgresServer(Path({str(tmp_path / "pg")!r}))
+        server = PostgresServer(Path({str(home / "pg")!r}))
         server.start()
         print(server.pid(), flush=True)
         time.sleep(60)
@@ -281,8 +302,8 @@ def test_other_roles_cannot_connect_to_the_hub_database(pg: PostgresServer, hub_
         _connect(pg.url("stranger", "pw", "stac_hub")).close()
 
 
-def test_apply_sql_file_stops_at_the_first_error(pg: PostgresServer, tmp_path: Path) -> None:
-    script = tmp_path / "bad.sql"
+def test_apply_sql_file_stops_at_the_first_error(pg: PostgresServer, home: Path) -> None:
+    script = home / "bad.sql"
     script.write_text("CREATE TABLE first_ok (x int);\nSELEC broken;\nCREATE TABLE never (x int);")
     with pytest.raises(PostgresError, match="syntax error"):
         pg.apply_sql_file(script)

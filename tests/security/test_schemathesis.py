@@ -190,6 +190,9 @@ def _body_rules(app, path: str, case, body: dict, usernames) -> None:
         body["username"] = next(usernames)
     if path == "/cases/{case_id}/notes" and "subject_person_id" in body:
         body.pop("subject_person_id")
+    if path == "/cases/{case_id}/people/{person_id}":  # only the fields the person has
+        for name in set(body) - _fields_of(params.get("person_id")) - {"version"}:
+            body.pop(name)
     if path == "/people/{person_id}/erasure":
         body["confirm"] = _number(params.get("person_id"))
     if path == "/admin/users/{user_id}" and "role" in body:
@@ -211,6 +214,15 @@ def _agency_of_user(user_id) -> str | None:
 
     user = db.session.get(User, _number(user_id)) if _number(user_id) else None
     return user.agency.code if user else None
+
+
+def _fields_of(person_id) -> set[str]:
+    """What the description says a person of that party has (everything, if none)."""
+    from hub.cases.models import PERSON_FIELDS, CaseParty
+
+    party = db.session.scalar(select(CaseParty.party).where(
+        CaseParty.person_id == _number(person_id)).limit(1))
+    return set(PERSON_FIELDS[party]) if party else set().union(*PERSON_FIELDS.values())
 
 
 def _agency_of_provider(provider_id) -> str | None:
