@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from hub.extensions import db
-from tests.support.apps import BACKENDS, DEMO_USERS, build_app
+from tests.support.apps import BACKENDS, DEMO_USERS, demo_app
 
 
 @pytest.fixture(scope="session")
@@ -37,11 +37,7 @@ def pg_server():
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def app(request, tmp_path_factory):
-    from hub.seed import seed_demo
-
-    app = build_app(request.param, tmp_path_factory.mktemp(f"hub-{request.param}"), request)
-    with app.app_context():
-        seed_demo()
+    app = demo_app(request.param, tmp_path_factory.mktemp(f"hub-{request.param}"), request)
     yield app
     with app.app_context():
         db.engine.dispose()

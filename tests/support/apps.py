@@ -4,6 +4,7 @@ server, set up as deploy/ describes, and the demo users and cases they sign in a
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -33,12 +34,20 @@ def apply_grants(pg, owner_url: str) -> None:
     apply_sql_file(ROOT / "deploy/postgres/grants.sql", None, owner_url)
 
 
+def hub_settings(instance: Path, **overrides) -> dict:
+    return {"HUB_ENV": "test", "HUB_INSTANCE_DIR": str(instance), "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False, "TESTING": True, **overrides}
+
+
+def sqlite_url(instance: Path) -> str:
+    return f"sqlite:///{instance / 'hub.sqlite3'}"
+
+
 def build_app(backend: str, instance: Path, request, **overrides):
     """Migrate a fresh database for ``backend`` and return the hub connected to it."""
-    base = {"HUB_ENV": "test", "HUB_INSTANCE_DIR": str(instance), "RATELIMIT_ENABLED": False,
-            "WTF_CSRF_ENABLED": False, "TESTING": True, **overrides}
+    base = hub_settings(instance, **overrides)
     if backend == "sqlite":
-        owner_url = app_url = f"sqlite:///{instance / 'hub.sqlite3'}"
+        owner_url = app_url = sqlite_url(instance)
     else:
         pg = request.getfixturevalue("pg_server")
         owner_url, app_url = postgres_database(pg, f"hub_{instance.name.replace('-', '_')}")
@@ -51,6 +60,30 @@ def build_app(backend: str, instance: Path, request, **overrides):
     app.config["BACKEND"] = backend
     return app
 
+
+
+def demo_app(backend: str, instance: Path, request):
+    """The hub with the demo seeded, as every test session starts from.
+
+    Under mutation testing (scripts/mutation.py) each mutant starts a test session of its
+    own; there HUB_TEST_TEMPLATE names a folder where the first session leaves its migrated,
+    seeded SQLite instance (database and generated keys) and later sessions copy it, which
+    saves three seconds a mutant. The first session runs with no mutant active.
+    """
+    from hub.seed import seed_demo
+
+    template = os.environ.get("HUB_TEST_TEMPLATE")
+    if backend == "sqlite" and template and Path(template, "hub.sqlite3").exists():
+        shutil.copytree(template, instance, dirs_exist_ok=True)
+        app = create_app(hub_settings(instance, SQLALCHEMY_DATABASE_URI=sqlite_url(instance)))
+        app.config["BACKEND"] = backend
+        return app
+    app = build_app(backend, instance, request)
+    with app.app_context():
+        seed_demo()
+    if backend == "sqlite" and template:
+        shutil.copytree(instance, template, dirs_exist_ok=True)
+    return app
 
 
 def demo_case_ids(session) -> dict[str, int]:
