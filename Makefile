@@ -6,7 +6,7 @@ HUB_PORT ?= 5000
 GOVUK := hub/static/govuk
 export HUB_PORT
 
-.PHONY: run test install assets system-deps lint bench screenshots clean
+.PHONY: run test install assets system-deps lint bench mutation screenshots clean
 
 run: install assets
 	$(BIN)/hub db upgrade
@@ -41,7 +41,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 lint: install
-	$(BIN)/ruff check hub audit tests bench
+	$(BIN)/ruff check hub audit tests bench scripts
 	$(BIN)/bandit --quiet --recursive hub audit
 	$(BIN)/lint-imports --no-cache  # a stale cache once hid a broken contract
 
@@ -51,9 +51,16 @@ bench: system-deps install
 	$(BIN)/python -m pip install --quiet casbin==1.43.0
 	for b in merkle policy audit audit_search; do $(BIN)/python bench/bench_$$b.py || exit 1; done
 
+# Mutation testing of the modules whose mistakes would leak or lose data (not part of
+# `make test`; see bench/RESULTS.md). One process, SQLite only. mutmut is pinned: its
+# mutants, and so the scores, change with its version. MODULES=hub/access.py runs one.
+mutation: install assets
+	$(BIN)/python -m pip install --quiet mutmut==3.8.1
+	$(BIN)/python scripts/mutation.py $(MODULES)
+
 # Each journey's key pages photographed in Debian's Chromium, into docs/screenshots/.
 screenshots: system-deps install assets
 	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 clean:
-	rm -rf $(VENV) node_modules $(GOVUK) .pytest_cache
+	rm -rf $(VENV) node_modules $(GOVUK) .pytest_cache build/mutation
