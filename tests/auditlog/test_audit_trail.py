@@ -115,6 +115,23 @@ def test_each_case_view_records_one_event_naming_classes_and_victims(
             assert set(event.subject_ids) == victims | {case.perpetrator[0]}
 
 
+def test_team_page_and_correction_form_reads_say_what_they_showed(client, session, cases):
+    """A DPO can tell a look at the team, or at one person's details to correct them, from
+    a look at the whole case."""
+    case = cases[0]
+    victim_id = case.victims[0][0]
+    sign_in(client, "police.officer")
+    for path, action, details in (
+            (f"/cases/{case.id}/team", "case:read", {"page": "team"}),
+            (f"/cases/{case.id}/people/{victim_id}", "person:read",
+             {"person_id": victim_id, "form": "correct"})):
+        before = last_seq(session)
+        assert client.get(path).status_code == 200
+        (event,) = events_after(session, before)
+        assert (event.action, event.outcome, event.case_id) == (action, "allowed", case.id)
+        assert event.details == details
+
+
 def test_notes_list_records_one_event(api, session, cases):
     case = cases[0]
     before = last_seq(session)
@@ -202,10 +219,10 @@ def test_reads_fail_closed_when_the_audit_log_cannot_be_written(
     case = cases[0]
     name = case.victims[0][1]
     for path in (f"/cases/{case.id}", f"/cases/{case.id}/notes", "/cases",
-                 f"/cases?q={name}", f"/cases?q={case.reference}"):
+                 f"/cases?q={name}", f"/cases?q={case.reference}", "/cases?q=Nobody+At+All"):
         _assert_nothing_disclosed(api("police.officer").get(path), strings, path)
         assert api("police.officer").get(path).get_json()["error"]["code"]
-    for path in (f"/cases/{case.id}", "/cases/", f"/cases/?q={name}"):
+    for path in (f"/cases/{case.id}", "/cases/", f"/cases/?q={name}", "/cases/?q=Nobody"):
         _assert_nothing_disclosed(client.get(path), strings, path)
     # a denial cannot be recorded either, so it is not answered
     assert api("outsider.officer").get(f"/cases/{case.id}").status_code == 503
