@@ -132,6 +132,27 @@ def test_team_page_and_correction_form_reads_say_what_they_showed(client, sessio
         assert event.details == details
 
 
+def test_reads_name_their_rule_and_under_break_glass_their_grant(api, session):
+    """Every read says which rule let it happen; a read under break-glass also names its
+    grant, so that the grant's review lists what was read under it."""
+    created = api("police.officer").post("/cases", json={
+        "perpetrator": {"name": "Perry Glasstest"}, "victims": [{"name": "Vera Glasstest"}]})
+    case_id = created.get_json()["id"]  # the officer's team; the supervisor is not on it
+    before = last_seq(session)
+    assert api("police.officer").get(f"/cases/{case_id}").status_code == 200
+    (read,) = events_after(session, before)
+    assert read.rule.startswith("member; allowed by ") and read.grant_id is None
+    before = last_seq(session)
+    assert api("police.supervisor").post(f"/cases/{case_id}/break-glass",
+                                         json={"reason": REASON}).status_code == 200
+    (glass,) = events_after(session, before)
+    before = last_seq(session)
+    assert api("police.supervisor").get(f"/cases/{case_id}").status_code == 200
+    (read,) = events_after(session, before)
+    assert read.purpose == "break-glass" and read.rule.startswith("break_glass; allowed by ")
+    assert read.grant_id == glass.grant_id is not None
+
+
 def test_notes_list_records_one_event(api, session, cases):
     case = cases[0]
     before = last_seq(session)
