@@ -5,6 +5,7 @@
 #   - Chromium and its WebDriver (Playwright drives /usr/bin/chromium; its own
 #     browser download is not available here),
 #   - fonts, so screenshots render text,
+#   - wrk, the HTTP load generator of bench/bench_http.py (`make bench`),
 #   - Node.js/npm, only when `npm` is missing.
 #
 # Idempotent and fast: when nothing is missing it changes nothing and does not
@@ -47,6 +48,7 @@ missing_items() {
     [ -x /usr/bin/chromium ] || printf 'chromium\t/usr/bin/chromium not found\n'
     [ -x /usr/bin/chromedriver ] || printf 'chromium-driver\t/usr/bin/chromedriver not found\n'
     package_installed fonts-dejavu-core || printf 'fonts-dejavu-core\tfonts for screenshots\n'
+    command -v wrk >/dev/null 2>&1 || printf 'wrk\tthe load generator of bench/bench_http.py\n'
     if ! command -v npm >/dev/null 2>&1; then
         command -v node >/dev/null 2>&1 || printf 'nodejs\tnode not found\n'
         printf 'npm\tnpm not found\n'
