@@ -49,7 +49,7 @@ lint: install
 # target. bench_policy compares with pycasbin, installed for the benchmark only.
 bench: system-deps install
 	$(BIN)/python -m pip install --quiet casbin==1.43.0
-	for b in merkle policy audit audit_search; do $(BIN)/python bench/bench_$$b.py || exit 1; done
+	for b in merkle policy audit audit_search http; do $(BIN)/python bench/bench_$$b.py || exit 1; done
 
 # Mutation testing of the modules whose mistakes would leak or lose data (not part of
 # `make test`; see bench/RESULTS.md). One process, SQLite only. mutmut is pinned: its
