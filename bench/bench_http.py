@@ -21,7 +21,9 @@ responses in gunicorn's access log (which logs that header) are matched with the
 written since (the hub's audit_events, the naive app's naive_events): "one each" means every
 2xx has exactly one event and there is no other. wrk's own 2xx count is lower by the
 requests in flight when it stopped. req/s counts 2xx responses only; non-2xx counts other
-statuses and socket errors or timeouts.
+statuses and socket errors or timeouts; boots counts the workers gunicorn started during the
+load (deploy/gunicorn.conf.py recycles each after ~1000 requests; while one boots, with one
+worker nothing is served).
 
 Targets (the issue): each hub endpoint at least 0.5x the naive audited read on the same
 database and workers; with the default workers no non-2xx and one event per 2xx; the case
@@ -107,6 +109,7 @@ class Row:
     logged_2xx: int  # in gunicorn's access log
     events: int
     one_each: bool
+    boots: int  # workers gunicorn (re)started during the load (max_requests recycling)
     ratio: float = 0.0  # to the naive audited read, same backend and workers
 
 
@@ -161,6 +164,7 @@ def prepare(backend: str, work: Path, owner: str, app: str, grants=None) -> None
 class Server:
     base: str
     log: Path  # gunicorn's access log (its stdout)
+    err: Path  # its error log (stderr): worker boots
 
 
 @contextmanager
@@ -185,7 +189,7 @@ def serve(app: str, env: dict, workers: int, log: Path, probe: str):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn {app} did not start; see {log.with_suffix('.err')}")
             time.sleep(0.2)
-        yield Server(base, log)
+        yield Server(base, log, log.with_suffix(".err"))
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -208,12 +212,16 @@ def settle(log: Path) -> None:
         time.sleep(1)
 
 
+def read_from(path: Path, offset: int) -> str:
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
+
+
 def logged_2xx(log: Path, offset: int, tag: str) -> list[str]:
     """Request ids of the 2xx responses gunicorn logged after ``offset`` for this load.
     deploy/gunicorn.conf.py's format: [time] request-id forwarded-for "GET path HTTP/1.1" status"""
-    with log.open("rb") as f:
-        f.seek(offset)
-        lines = f.read().decode(errors="replace")
+    lines = read_from(log, offset)
     pattern = re.compile(rf'\] ({tag}\w*) \S+ "[A-Z]+ \S+ [^"]*" (\d\d\d) ')
     return [m[1] for m in pattern.finditer(lines) if m[2].startswith("2")]
 
@@ -223,13 +231,14 @@ def measure(server: Server, engine, load: Load, case: int, headers: list[str],
     url = server.base + load.path.format(case=case)
     wrk(url, WARM_UP_S, "warm", headers)
     settle(server.log)
-    offset = server.log.stat().st_size
+    offset, err_offset = server.log.stat().st_size, server.err.stat().st_size
     with engine.connect() as connection:
         after = connection.scalar(text(LAST_EVENT[load.app]))
     tag = "b" + uuid.uuid4().hex[:10]
     result = wrk(url, seconds, tag, headers)
     settle(server.log)
     served = logged_2xx(server.log, offset, tag)
+    boots = read_from(server.err, err_offset).count("Booting worker")
     events: list[str] = []
     if load.action:
         with engine.connect() as connection:
@@ -238,9 +247,10 @@ def measure(server: Server, engine, load: Load, case: int, headers: list[str],
     row = Row(load, backend, workers, result["ok"] / result["seconds"], result["p50_ms"],
               result["p99_ms"], result["other"] + result["socket_errors"] + result["timeouts"],
               result["ok"], len(served), len(events),
-              not load.action or Counter(events) == Counter(served))
+              not load.action or Counter(events) == Counter(served), boots)
     print(f"  {load.name:<22} {row.rps:8,.0f} req/s  p99 {row.p99:7.1f} ms  "
-          f"non-2xx {row.failed}  2xx logged {row.logged_2xx}  events {row.events}",
+          f"non-2xx {row.failed}  2xx logged {row.logged_2xx}  events {row.events}  "
+          f"boots {boots}",
           file=sys.stderr, flush=True)
     return row
 
@@ -309,7 +319,7 @@ def verdict(row: Row, default_workers: int) -> str:
 def print_table(rows: list[Row], default_workers: int) -> None:
     head = (f"{'endpoint':<22} {'backend':<8} {'workers':>7} {'req/s':>8} {'p50 ms':>7} "
             f"{'p99 ms':>7} {'non-2xx':>7} {'wrk 2xx':>8} {'logged 2xx':>10} {'events':>7} "
-            f"{'one each':>8} {'ratio':>6}  target")
+            f"{'one each':>8} {'boots':>5} {'ratio':>6}  target")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -317,7 +327,7 @@ def print_table(rows: list[Row], default_workers: int) -> None:
         one_each = ("yes" if r.one_each else "NO") if r.load.action else "-"
         print(f"{r.load.name:<22} {r.backend:<8} {r.workers:>7} {r.rps:>8,.0f} {r.p50:>7.1f} "
               f"{r.p99:>7.1f} {r.failed:>7,} {r.wrk_2xx:>8,} {r.logged_2xx:>10,} {events} "
-              f"{one_each:>8} {r.ratio:>5.2f}x  {verdict(r, default_workers)}")
+              f"{one_each:>8} {r.boots:>5} {r.ratio:>5.2f}x  {verdict(r, default_workers)}")
 
 
 def machine() -> str:

@@ -10,25 +10,43 @@ PostgreSQL):
     GET /audited/<id>       the same SELECT, then an INSERT into naive_events committed
                             (durably) before the response: the least an audited read costs
 
-Importing hub.extensions gives these connections exactly the hub's settings: on SQLite WAL,
-busy_timeout and BEGIN IMMEDIATE for a transaction that writes (synchronous is SQLite's
-default, FULL, as in the hub, which sets none); on PostgreSQL jit off. The harness creates
-naive_events (and grants it to hub_app).
+The connections get the hub's settings (hub/extensions.py), copied here rather than imported
+so that a worker boots as fast as a naive app does (gunicorn recycles workers every ~1000
+requests): on SQLite foreign keys, WAL, busy_timeout 5000, BEGIN IMMEDIATE for a
+transaction that writes (BEGIN for the SELECT alone), synchronous left at SQLite's default
+(FULL) as the hub leaves it; on PostgreSQL jit off. The harness creates naive_events (and
+grants it to hub_app).
 """
 
 import os
-from datetime import UTC, datetime
 
 from flask import Flask, jsonify, request
-from sqlalchemy import create_engine, text
-
-from hub.extensions import READ_ONLY  # also registers the hub's connection settings
+from sqlalchemy import create_engine, event, text
 
 app = Flask(__name__)
 engine = create_engine(os.environ["DATABASE_URL"])  # one pool per gunicorn worker
+SQLITE = engine.dialect.name == "sqlite"
 CASE = text("SELECT id, reference, status, risk_level FROM cases WHERE id = :id")
 EVENT = text("INSERT INTO naive_events (at, request_id, action, case_id) "
-             "VALUES (:at, :request_id, 'naive:read', :case_id)")
+             "VALUES (CURRENT_TIMESTAMP, :request_id, 'naive:read', :case_id)")
+
+
+@event.listens_for(engine, "connect")
+def _settings(dbapi_connection, _record):
+    if not SQLITE:
+        dbapi_connection.execute("SET jit = off")
+        dbapi_connection.commit()
+        return
+    dbapi_connection.isolation_level = None  # BEGIN is issued below
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "busy_timeout=5000"):
+        dbapi_connection.execute(f"PRAGMA {pragma}")
+
+
+@event.listens_for(engine, "begin")
+def _begin(connection):
+    if SQLITE:
+        reader = connection.get_execution_options().get("reader")
+        connection.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
 
 @app.get("/json")
@@ -38,7 +56,7 @@ def bare():
 
 @app.get("/select/<int:case_id>")
 def select(case_id: int):
-    with engine.connect().execution_options(**READ_ONLY) as connection, connection.begin():
+    with engine.connect().execution_options(reader=True) as connection, connection.begin():
         case = connection.execute(CASE, {"id": case_id}).one()
     return jsonify(dict(case._mapping))
 
@@ -47,6 +65,6 @@ def select(case_id: int):
 def audited(case_id: int):
     with engine.begin() as connection:  # committed when the block ends, before responding
         case = connection.execute(CASE, {"id": case_id}).one()
-        connection.execute(EVENT, {"at": datetime.now(UTC), "case_id": case_id,
+        connection.execute(EVENT, {"case_id": case_id,
                                    "request_id": request.headers.get("X-Request-Id", "")})
     return jsonify(dict(case._mapping))
