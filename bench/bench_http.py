@@ -204,12 +204,16 @@ def wrk(url: str, seconds: int, tag: str, headers: list[str]) -> dict:
     return json.loads(next(line[4:] for line in output.splitlines() if line.startswith("WRK ")))
 
 
-def settle(log: Path) -> None:
-    """Wait until the server has answered what was in flight: its access log stops growing."""
-    size, deadline = -1, time.monotonic() + 40
-    while log.stat().st_size != size and time.monotonic() < deadline:
-        size = log.stat().st_size
-        time.sleep(1)
+def settle(log: Path, offset: int, tag: str, sent: int) -> None:
+    """Wait until the server has answered every request wrk sent, those still in flight when
+    it stopped included (their events are written before their access log lines)."""
+    deadline = time.monotonic() + 45  # past gunicorn's 30 s timeout
+    while len(logged(log, offset, tag)) < sent:
+        if time.monotonic() > deadline:
+            print(f"    {sent - len(logged(log, offset, tag))} of {sent} requests unanswered",
+                  file=sys.stderr)
+            return
+        time.sleep(0.5)
 
 
 def read_from(path: Path, offset: int) -> str:
@@ -218,27 +222,41 @@ def read_from(path: Path, offset: int) -> str:
         return f.read().decode(errors="replace")
 
 
-def logged_2xx(log: Path, offset: int, tag: str) -> list[str]:
-    """Request ids of the 2xx responses gunicorn logged after ``offset`` for this load.
+def logged(log: Path, offset: int, tag: str) -> list[tuple[str, str]]:
+    """(request id, status) of each response gunicorn logged after ``offset`` for this load.
     deploy/gunicorn.conf.py's format: [time] request-id forwarded-for "GET path HTTP/1.1" status"""
-    lines = read_from(log, offset)
     pattern = re.compile(rf'\] ({tag}\w*) \S+ "[A-Z]+ \S+ [^"]*" (\d\d\d) ')
-    return [m[1] for m in pattern.finditer(lines) if m[2].startswith("2")]
+    return [(m[1], m[2]) for m in pattern.finditer(read_from(log, offset))]
+
+
+def explain(result: dict, responses: list[tuple[str, str]], served: list[str],
+            events: list[str], errors: str) -> None:
+    """What went wrong, when something did: the first few of each oddity."""
+    odd = [f"{rid} {status}" for rid, status in responses if not status.startswith("2")]
+    print(f"    wrk: {result['other']} other statuses, {result['socket_errors']} socket errors, "
+          f"{result['timeouts']} timeouts\n"
+          f"    non-2xx in the access log: {odd[:5]}\n"
+          f"    events without a 2xx: {list(Counter(events) - Counter(served))[:5]}\n"
+          f"    2xx without an event: {list(Counter(served) - Counter(events))[:5]}\n"
+          f"    more than one event: {[r for r, n in Counter(events).items() if n > 1][:5]}",
+          file=sys.stderr)
+    for line in [x for x in errors.splitlines() if re.search(r"ERROR|CRITICAL|WARN", x)][:10]:
+        print(f"    {line[:300]}", file=sys.stderr)
 
 
 def measure(server: Server, engine, load: Load, case: int, headers: list[str],
             seconds: int, backend: str, workers: int) -> Row:
     url = server.base + load.path.format(case=case)
-    wrk(url, WARM_UP_S, "warm", headers)
-    settle(server.log)
-    offset, err_offset = server.log.stat().st_size, server.err.stat().st_size
-    with engine.connect() as connection:
-        after = connection.scalar(text(LAST_EVENT[load.app]))
-    tag = "b" + uuid.uuid4().hex[:10]
-    result = wrk(url, seconds, tag, headers)
-    settle(server.log)
-    served = logged_2xx(server.log, offset, tag)
-    boots = read_from(server.err, err_offset).count("Booting worker")
+    for warm_up in (True, False):
+        offset, err_offset = server.log.stat().st_size, server.err.stat().st_size
+        with engine.connect() as connection:
+            after = connection.scalar(text(LAST_EVENT[load.app]))
+        tag = ("w" if warm_up else "b") + uuid.uuid4().hex[:10]
+        result = wrk(url, WARM_UP_S if warm_up else seconds, tag, headers)
+        settle(server.log, offset, tag, result["sent"])
+    responses = logged(server.log, offset, tag)
+    served = [request_id for request_id, status in responses if status.startswith("2")]
+    errors = read_from(server.err, err_offset)
     events: list[str] = []
     if load.action:
         with engine.connect() as connection:
@@ -247,11 +265,13 @@ def measure(server: Server, engine, load: Load, case: int, headers: list[str],
     row = Row(load, backend, workers, result["ok"] / result["seconds"], result["p50_ms"],
               result["p99_ms"], result["other"] + result["socket_errors"] + result["timeouts"],
               result["ok"], len(served), len(events),
-              not load.action or Counter(events) == Counter(served), boots)
+              not load.action or Counter(events) == Counter(served),
+              errors.count("Booting worker"))
     print(f"  {load.name:<22} {row.rps:8,.0f} req/s  p99 {row.p99:7.1f} ms  "
           f"non-2xx {row.failed}  2xx logged {row.logged_2xx}  events {row.events}  "
-          f"boots {boots}",
-          file=sys.stderr, flush=True)
+          f"boots {row.boots}", file=sys.stderr, flush=True)
+    if row.failed or not row.one_each:
+        explain(result, responses, served, events, errors)
     return row
 
 

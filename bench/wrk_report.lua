@@ -26,14 +26,15 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local ok, other = 0, 0
+  local sent, ok, other = 0, 0, 0
   for _, thread in ipairs(threads) do
+    sent = sent + thread:get("sent")
     ok, other = ok + thread:get("ok"), other + thread:get("other")
   end
   local e = summary.errors
   io.write(string.format(
-    'WRK {"responses": %d, "seconds": %.3f, "ok": %d, "other": %d, "socket_errors": %d, ' ..
+    'WRK {"sent": %d, "responses": %d, "seconds": %.3f, "ok": %d, "other": %d, "socket_errors": %d, ' ..
     '"timeouts": %d, "p50_ms": %.2f, "p99_ms": %.2f}\n',
-    summary.requests, summary.duration / 1e6, ok, other, e.connect + e.read + e.write,
+    sent, summary.requests, summary.duration / 1e6, ok, other, e.connect + e.read + e.write,
     e.timeout, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3))
 end
