@@ -240,7 +240,8 @@ def explain(result: dict, responses: list[tuple[str, str]], served: list[str],
           f"    2xx without an event: {list(Counter(served) - Counter(events))[:5]}\n"
           f"    more than one event: {[r for r, n in Counter(events).items() if n > 1][:5]}",
           file=sys.stderr)
-    for line in [x for x in errors.splitlines() if re.search(r"ERROR|CRITICAL|WARN", x)][:10]:
+    worth = [x for x in errors.splitlines() if re.search(r"ERROR|CRITICAL|WARN|Error\b", x)]
+    for line in worth[:10]:
         print(f"    {line[:300]}", file=sys.stderr)
 
 

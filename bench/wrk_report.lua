@@ -26,7 +26,8 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local sent, ok, other = 0, 0, 0
+  -- wrk calls request() once on the first thread to check it, and does not send that one
+  local sent, ok, other = -1, 0, 0
   for _, thread in ipairs(threads) do
     sent = sent + thread:get("sent")
     ok, other = ok + thread:get("ok"), other + thread:get("other")
