@@ -39,6 +39,7 @@ import platform
 import re
 import runpy
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -370,6 +371,7 @@ def main() -> None:
                         help=f"comma-separated worker counts (default {default_workers},1: "
                         "deploy/gunicorn.conf.py's default, then one)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # stop servers, clean up
     if not shutil.which("wrk"):
         sys.exit("wrk not found: run `make system-deps` (or apt-get install wrk)")
     worker_counts = [int(n) for n in args.workers.split(",")]
