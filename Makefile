@@ -45,8 +45,9 @@ lint: install
 	$(BIN)/bandit --quiet --recursive hub audit
 	$(BIN)/lint-imports --no-cache  # a stale cache once hid a broken contract
 
-# Every benchmark in turn (about an hour on 2 cores); each prints its numbers against its
-# target. bench_policy compares with pycasbin, installed for the benchmark only.
+# Every benchmark in turn (about 90 minutes on 2 cores, 30 of them bench_http); each prints
+# its numbers against its target. bench_policy compares with pycasbin, installed for the
+# benchmark only; bench_http loads gunicorn with Debian's wrk (system-deps).
 bench: system-deps install
 	$(BIN)/python -m pip install --quiet casbin==1.43.0
 	for b in merkle policy audit audit_search http; do $(BIN)/python bench/bench_$$b.py || exit 1; done

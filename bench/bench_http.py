@@ -20,8 +20,9 @@ Each load runs ``--seconds`` after a 2 s warm-up. Every request carries its own 
 responses in gunicorn's access log (which logs that header) are matched with the events
 written since (the hub's audit_events, the naive app's naive_events): "one each" means every
 2xx has exactly one event and there is no other. wrk's own 2xx count is lower by the
-requests in flight when it stopped. req/s counts 2xx responses only; non-2xx counts other
-statuses and socket errors or timeouts; boots counts the workers gunicorn started during the
+requests in flight when it stopped. req/s counts 2xx responses only; non-2xx counts the
+other statuses in the access log (those in flight when wrk stopped included), and wrk's
+socket errors and timeouts; boots counts the workers gunicorn started during the
 load (deploy/gunicorn.conf.py recycles each after ~1000 requests; while one boots, with one
 worker nothing is served).
 
@@ -105,7 +106,7 @@ class Row:
     rps: float  # 2xx responses per second
     p50: float  # ms
     p99: float
-    failed: int  # non-2xx responses, socket errors and timeouts
+    failed: int  # non-2xx responses logged, wrk's socket errors and timeouts
     wrk_2xx: int
     logged_2xx: int  # in gunicorn's access log
     events: int
@@ -265,7 +266,8 @@ def measure(server: Server, engine, load: Load, case: int, headers: list[str],
             events = list(connection.scalars(text(EVENTS[load.app]),
                                              {"after": after, "action": load.action}))
     row = Row(load, backend, workers, result["ok"] / result["seconds"], result["p50_ms"],
-              result["p99_ms"], result["other"] + result["socket_errors"] + result["timeouts"],
+              result["p99_ms"], len(responses) - len(served) + result["socket_errors"]
+              + result["timeouts"],
               result["ok"], len(served), len(events),
               not load.action or Counter(events) == Counter(served),
               errors.count("Booting worker"))
