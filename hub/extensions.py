@@ -18,7 +18,12 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+# Objects keep their values after a commit. Each request commits its audit event before
+# the page is rendered; expiring then made every later attribute read (the signed-in
+# user's name in the header, each entry on the case page) reload its row in a new
+# transaction, which on SQLite waits for the write lock, after the read was recorded.
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING),
+                session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

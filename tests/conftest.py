@@ -70,7 +70,7 @@ def session(app):
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
-        scoped = scoped_session(sessionmaker(bind=connection,
+        scoped = scoped_session(sessionmaker(bind=connection, expire_on_commit=False,
                                              join_transaction_mode="create_savepoint"))
         original, db.session = db.session, scoped
         try:

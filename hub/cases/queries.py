@@ -132,13 +132,12 @@ def referrer_agency(case: Case) -> str | None:
                              .where(User.id == case.created_by_id))
 
 
-def previous_visit(user_id: int, case_id: int, before_seq: int) -> datetime | None:
-    """When the user last read the case before the read numbered ``before_seq``."""
+def previous_visit(user_id: int, case_id: int) -> datetime | None:
+    """When the user last read the case: asked before this read is recorded."""
     return db.session.scalar(
         select(AuditEvent.at).where(
             AuditEvent.case_id == case_id, AuditEvent.user_id == user_id,
-            AuditEvent.action == "case:read", AuditEvent.outcome == "allowed",
-            AuditEvent.seq < before_seq)
+            AuditEvent.action == "case:read", AuditEvent.outcome == "allowed")
         .order_by(AuditEvent.seq.desc()).limit(1))
 
 

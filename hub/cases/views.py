@@ -124,9 +124,12 @@ def render_case(case, decision, status: int = 200, *, errors: dict | None = None
     errors = dict(errors or {})
     kind = _kind_filter(errors)
     agency = access.principal().agency  # its kind: what narrowing names
+    # Everything the page asks the database comes before its read is recorded: a query
+    # after the commit would need a transaction of its own, and could fail after the log
+    # said the page was shown.
+    since = queries.previous_visit(g.user.id, case.id)
     read = reads.case_page(case, decision, kind)
     body, summary, entries = read.body
-    since = queries.previous_visit(g.user.id, case.id, read.event.seq)
     body["entries"].sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
     grant = queries.grant(read.event.grant_id)  # the one the read was recorded under
     return render_template(

@@ -156,6 +156,9 @@ def _audit_unavailable(_exc):
         from hub.api import audit_unavailable
 
         return audit_unavailable(_exc)
+    # The rollback expired the signed-in user; naming them would ask the database again,
+    # which may wait on the very lock that failed. The page names nobody.
+    g.pop("user", None)
     return render_template("error.html", status=503, title="Service unavailable",
                            message="The audit log cannot be written right now, so nothing "
                                    "can be shown. Try again in a few minutes."), 503

@@ -4,7 +4,7 @@ recorded in the same transaction; and no data at all when the log cannot be writ
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, make_url, select
+from sqlalchemy import event, func, make_url, select
 
 from hub.auditlog.models import AuditEvent
 from tests.support.factories import DEMO_PASSWORD
@@ -248,6 +248,30 @@ def test_reads_fail_closed_when_the_audit_log_cannot_be_written(
     # a denial cannot be recorded either, so it is not answered
     assert api("outsider.officer").get(f"/cases/{case.id}").status_code == 503
     assert row_counts(session, ("audit_events",)) == before
+
+
+def test_the_503_page_asks_the_database_nothing_more(outage, client, session, cases):
+    """Once the log refused a read, the page that says so is rendered from memory: a
+    statement after the failure could wait for a lock the failure left busy, and turn the
+    503 into a 500 (seen under load on SQLite)."""
+    sign_in(client, "police.officer")
+    outage.start()
+    after_failure: list[str] = []
+
+    def watch(_conn, _cursor, statement, *_args):
+        if after_failure or statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENTS"):
+            after_failure.append(" ".join(statement.split())[:80])
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        r = client.get(f"/cases/{cases[0].id}")
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert r.status_code == 503 and "audit log cannot be written" in r.text
+    statements = [s for s in after_failure[1:]
+                  if not s.upper().startswith(("ROLLBACK", "RELEASE", "SAVEPOINT"))]
+    assert after_failure and statements == [], statements
 
 
 def test_writes_fail_closed_and_write_nothing(outage, api, client, session, cases):
