@@ -46,13 +46,21 @@ class Page:
 
 def relationship(principal: Principal, case: Case) -> Relationship | None:
     """Why ``principal`` may be looking at ``case``: a team member, or break-glass."""
+    return relationships(principal, [case])[case.id]
+
+
+def relationships(principal: Principal, cases) -> dict[int, Relationship | None]:
+    """``relationship`` for each of a page of cases, in two queries for the page."""
+    ids = [c.id for c in cases]
     # The same places (named, or the principal's own agency) that lists are filtered by.
-    place = plan.member_case_ids(principal).where(Membership.case_id == case.id).limit(1)
-    if db.session.scalar(place) is not None:
-        return Relationship.MEMBER
-    if active_grant(principal, case) is not None:
-        return Relationship.BREAK_GLASS
-    return None
+    members = set(db.session.scalars(
+        plan.member_case_ids(principal).where(Membership.case_id.in_(ids)))) if ids else set()
+    others = [i for i in ids if i not in members]
+    granted = set(db.session.scalars(select(BreakGlassGrant.case_id).where(
+        BreakGlassGrant.case_id.in_(others), BreakGlassGrant.user_id == principal.user_id,
+        BreakGlassGrant.expires_at > utcnow()))) if others else set()
+    return {i: Relationship.MEMBER if i in members else
+            Relationship.BREAK_GLASS if i in granted else None for i in ids}
 
 
 def active_grant(principal: Principal, case: Case) -> BreakGlassGrant | None:
@@ -69,11 +77,16 @@ def grant(grant_id: int | None) -> BreakGlassGrant | None:
 
 def decide(principal: Principal, case: Case | None) -> CaseDecision:
     """The policy's decision for ``principal`` on ``case`` (denied when there is no case)."""
-    policy = current_policy()
     if case is None:
-        return policy.case_decision(principal, "", None)
-    return policy.case_decision(principal, case.area.code, relationship(principal, case),
-                                case.status)
+        return current_policy().case_decision(principal, "", None)
+    return decide_each(principal, [case])[case.id]
+
+
+def decide_each(principal: Principal, cases) -> dict[int, CaseDecision]:
+    """``decide`` for each of a page of cases, by case id."""
+    policy, why = current_policy(), relationships(principal, cases)
+    return {c.id: policy.case_decision(principal, c.area.code, why[c.id], c.status)
+            for c in cases}
 
 
 def search(principal: Principal, q: str = "", page: int = 1, per_page: int = 20) -> Page:

@@ -14,10 +14,10 @@ from hub.policy import Principal
 def case_list(who: Principal, args: dict) -> tuple[queries.Page, list[dict]]:
     """A page of the caller's cases, or of a search of them."""
     page = queries.search(who, args["q"], args["page"], args["per_page"])
+    decisions = queries.decide_each(who, page.items)
     items = disclosure.read_list(
         "case:search" if args["q"] else "case:list",
-        lambda out: [redaction.case_summary(c, queries.decide(who, c), out)
-                     for c in page.items],
+        lambda out: [redaction.case_summary(c, decisions[c.id], out) for c in page.items],
         case_ids=[c.id for c in page.items], total=page.total, page=page.page,
         query=bool(args["q"]))
     return page, items
