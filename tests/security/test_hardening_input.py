@@ -303,7 +303,8 @@ def test_429_says_when_to_retry(limited_client, path, body):
     assert 429 not in statuses
     r = attempt(20)
     assert r.status_code == 429
-    assert 1 <= _retry_after(r) <= 60
+    # The window is a minute; whole seconds rounded up (never too early) can make it 61.
+    assert 1 <= _retry_after(r) <= 61
 
 
 def test_429_from_the_per_username_lock_says_when_to_retry(limited_client):
