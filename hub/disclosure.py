@@ -63,10 +63,8 @@ class Disclosure:
 
 @dataclass
 class Read:
-    """A case as the caller may see it, already on the record."""
+    """A case as the caller may see it, and the event that put it on the record."""
 
-    case: Any
-    decision: CaseDecision
     body: Any
     event: AuditEvent
 
@@ -74,12 +72,12 @@ class Read:
 Builder = Callable[[Disclosure], Any]
 
 
-def read(case_id: int, action: str, build: Callable[[Any, CaseDecision, Disclosure], Any],
-         **details) -> Read:
+def read(case_id: int, action: str,
+         build: Callable[[Any, CaseDecision, Disclosure], Any]) -> Read:
     """Open a case the caller may see (404, audited, otherwise), build its body and record
     the disclosure before returning it."""
     case, decision = access.open_case(case_id, action)
-    return read_open(case, decision, action, lambda out: build(case, decision, out), **details)
+    return read_open(case, decision, action, lambda out: build(case, decision, out))
 
 
 def read_open(case, decision: CaseDecision, action: str, build: Builder, **details) -> Read:
@@ -87,7 +85,7 @@ def read_open(case, decision: CaseDecision, action: str, build: Builder, **detai
     out = Disclosure()
     body = build(out)
     event = _record(action, out, case=case, decision=decision, details=details)
-    return Read(case, decision, body, event)
+    return Read(body, event)
 
 
 def read_list(action: str, build: Builder, **details) -> Any:

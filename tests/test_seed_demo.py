@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.apps import ROOT
+
 HUB = Path(sys.executable).with_name("hub")
 TABLES = ("areas", "agencies", "users", "cases", "people", "case_parties", "case_members",
           "entries", "entry_versions", "data_keys")

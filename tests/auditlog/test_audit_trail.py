@@ -4,10 +4,9 @@ recorded in the same transaction; and no data at all when the log cannot be writ
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, make_url, select
+from sqlalchemy import event, make_url
 
-from hub.auditlog.models import AuditEvent
-from tests.support.factories import DEMO_PASSWORD
+from tests.support.factories import DEMO_PASSWORD, events_since, last_seq
 from tests.support.matrix import (
     ROW_TABLES,
     case_data_strings,
@@ -75,16 +74,6 @@ def cases(session):
     return demo_cases(session)
 
 
-def last_seq(session) -> int:
-    return session.scalar(select(func.max(AuditEvent.seq))) or 0
-
-
-def events_after(session, seq: int) -> list[AuditEvent]:
-    session.expire_all()
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.seq > seq)
-                                .order_by(AuditEvent.seq)))
-
-
 def expected_classes(username: str, case) -> set[str]:
     """What a case view discloses: its core, the people and each visible entry's class."""
     from tests.support.matrix import entry_visible
@@ -104,9 +93,9 @@ def test_each_case_view_records_one_event_naming_classes_and_victims(
     for case in cases:
         for fetch in (lambda c=case: api(username).get(f"/cases/{c.id}"),
                       lambda c=case: client.get(f"/cases/{c.id}")):
-            before = last_seq(session)
+            before = last_seq()
             assert fetch().status_code == 200
-            (event,) = events_after(session, before)
+            (event,) = events_since(before)
             assert (event.action, event.outcome, event.case_id) == ("case:read", "allowed",
                                                                     case.id)
             assert event.username == username and event.purpose == "member"
@@ -125,9 +114,9 @@ def test_team_page_and_correction_form_reads_say_what_they_showed(client, sessio
             (f"/cases/{case.id}/team", "case:read", {"page": "team"}),
             (f"/cases/{case.id}/people/{victim_id}", "person:read",
              {"person_id": victim_id, "form": "correct"})):
-        before = last_seq(session)
+        before = last_seq()
         assert client.get(path).status_code == 200
-        (event,) = events_after(session, before)
+        (event,) = events_since(before)
         assert (event.action, event.outcome, event.case_id) == (action, "allowed", case.id)
         assert event.details == details
 
@@ -138,27 +127,27 @@ def test_reads_name_their_rule_and_under_break_glass_their_grant(api, session):
     created = api("police.officer").post("/cases", json={
         "perpetrator": {"name": "Perry Glasstest"}, "victims": [{"name": "Vera Glasstest"}]})
     case_id = created.get_json()["id"]  # the officer's team; the supervisor is not on it
-    before = last_seq(session)
+    before = last_seq()
     assert api("police.officer").get(f"/cases/{case_id}").status_code == 200
-    (read,) = events_after(session, before)
+    (read,) = events_since(before)
     assert read.rule.startswith("member; allowed by ") and read.grant_id is None
-    before = last_seq(session)
+    before = last_seq()
     assert api("police.supervisor").post(f"/cases/{case_id}/break-glass",
                                          json={"reason": REASON}).status_code == 200
-    (glass,) = events_after(session, before)
-    before = last_seq(session)
+    (glass,) = events_since(before)
+    before = last_seq()
     assert api("police.supervisor").get(f"/cases/{case_id}").status_code == 200
-    (read,) = events_after(session, before)
+    (read,) = events_since(before)
     assert read.purpose == "break-glass" and read.rule.startswith("break_glass; allowed by ")
     assert read.grant_id == glass.grant_id is not None
 
 
 def test_notes_list_records_one_event(api, session, cases):
     case = cases[0]
-    before = last_seq(session)
+    before = last_seq()
     r = api("cps.prosecutor").get(f"/cases/{case.id}/notes")
     assert r.status_code == 200
-    (event,) = events_after(session, before)
+    (event,) = events_since(before)
     assert event.action == "entry:list" and event.case_id == case.id
     assert set(event.classes) == {e["class"] for e in r.json["items"]}
 
@@ -168,10 +157,10 @@ def test_list_and_search_events_name_the_case_ids(api, client, session, query):
     sign_in(client, "advocate")
     for fetch in (lambda: api("advocate").get(f"/cases{query}"),
                   lambda: client.get(f"/cases/{query}")):
-        before = last_seq(session)
+        before = last_seq()
         r = fetch()
         assert r.status_code == 200
-        (event,) = events_after(session, before)
+        (event,) = events_since(before)
         assert event.action == ("case:search" if query else "case:list")
         assert event.details["case_ids"]
     returned = [item["id"] for item in api("advocate").get(f"/cases{query}").json["items"]]
@@ -187,9 +176,9 @@ def test_denials_are_recorded(api, session, cases):
               ("cps.prosecutor", "post", f"/cases/{case.id}/break-glass", 403,
                "case:break-glass")]
     for username, method, path, status, action in checks:
-        before = last_seq(session)
+        before = last_seq()
         assert getattr(api(username), method)(path, json={}).status_code == status
-        (event,) = events_after(session, before)
+        (event,) = events_since(before)
         assert (event.action, event.outcome, event.username) == (action, "denied", username)
 
 
@@ -212,10 +201,10 @@ def _write_checks(cases):
 
 def test_each_write_records_exactly_one_event_with_its_data(api, session, cases):
     for username, method, path, body, action, table in _write_checks(cases):
-        before, rows = last_seq(session), row_counts(session)
+        before, rows = last_seq(), row_counts(session)
         r = getattr(api(username), method)(path, json=body)
         assert r.status_code in (200, 201), (path, r.json)
-        (event,) = events_after(session, before)
+        (event,) = events_since(before)
         assert (event.action, event.outcome, event.username) == (action, "allowed", username)
         assert row_counts(session)[table] == rows[table] + 1
         if action == "case:create":

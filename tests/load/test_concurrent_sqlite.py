@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.apps import ROOT
+
 BIN = Path(sys.executable).parent
 # A fixed number of requests, not a time: on a busy machine the load is the same load.
 CLIENTS, REQUESTS, WORKERS = 8, 15, 4

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from hub.policy import PolicyError, Principal, Relationship, load_policy
+from tests.support.apps import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
 
 

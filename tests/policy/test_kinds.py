@@ -12,8 +12,8 @@ import yaml
 
 from hub.policy import PolicyError, load_policy
 from hub.policy.permissions import ENTRY_KINDS
+from tests.support.apps import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
 POLICY = load_policy(POLICIES)
 AGENCIES = ["police", "nhs", "probation", "cps", "advocacy"]

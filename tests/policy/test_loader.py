@@ -14,8 +14,8 @@ import yaml
 
 from hub.policy import PolicyError, load_policy
 from hub.policy.permissions import CASE_STATUSES, ENTRY_KINDS
+from tests.support.apps import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
 HUB = Path(sys.executable).with_name("hub")
 

@@ -22,8 +22,8 @@ import yaml
 from hub.policy import PolicyError, load_policy
 from hub.policy.permissions import CASE_STATUSES
 from hub.policy.suites import load_suites, run
+from tests.support.apps import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
 
 

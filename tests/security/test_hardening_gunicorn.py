@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.apps import ROOT
+
 CLIENT_TIMEOUT = 2  # seconds, set through GUNICORN_CLIENT_TIMEOUT to keep the test short
 WORKER_TIMEOUT = 30  # deploy/gunicorn.conf.py `timeout`
 
