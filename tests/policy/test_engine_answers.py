@@ -1,0 +1,143 @@
+"""The engine's answers beyond one decision agree with the hand copy of the rules.
+
+The access matrix the DPO reads, the agencies an author is writing for, who an explicit
+rule forbids, whom to ask for what was withheld: each is checked here against
+tests/support/matrix.py, which was copied from DOMAIN.md without asking hub.policy.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.policy import Principal, Relationship, load_policy
+from tests.support.apps import ROOT
+from tests.support.matrix import AREA_DENIES, CLASSES, CLOSED_WRITABLE, PARTIAL, READ, WRITE
+
+POLICY = load_policy(ROOT / "policies")
+AREAS = sorted(AREA_DENIES)
+PARTNERS = sorted(READ)  # the kinds of agency that work cases
+LOCATION = "victim.location"
+
+
+def reads(agency: str, area: str, info_class: str) -> bool:
+    return info_class in READ.get(agency, ()) and (agency, info_class) not in AREA_DENIES[area]
+
+
+def read_cell(agency: str, area: str, info_class: str) -> str:
+    if reads(agency, area, info_class):
+        return "R"
+    kinds = PARTIAL.get((agency, info_class))
+    return f"R ({', '.join(sorted(kinds))} only)" if kinds else "-"
+
+
+def write_cell(agency: str, info_class: str) -> str:
+    if info_class not in WRITE.get(agency, ()):
+        return "-"
+    return "W" if info_class in CLOSED_WRITABLE else "W (not when closed)"
+
+
+def test_the_areas_and_agencies_are_those_the_hand_copy_knows():
+    assert sorted(POLICY.set.area_rules) == AREAS
+    assert set(PARTNERS) <= set(POLICY.set.agencies)
+    assert list(POLICY.classes) == list(CLASSES)
+
+
+def test_the_matrix_has_one_row_per_area_agency_role_and_class():
+    rows = POLICY.matrix()
+    keys = [(r["area"], r["agency"], r["role"], r["class"]) for r in rows]
+    expected = [(area, agency, role, c) for area in AREAS
+                for agency, spec in POLICY.set.agencies.items() for role in spec["roles"]
+                for c in CLASSES]
+    assert keys == expected
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_every_cell_of_the_matrix_is_the_hand_copys(area):
+    wrong = []
+    for row in (r for r in POLICY.matrix() if r["area"] == area):
+        agency, name = row["agency"], row["class"]
+        want = {"read": read_cell(agency, area, name),
+                "write_cell": write_cell(agency, name),
+                "write": write_cell(agency, name) != "-",
+                # Break-glass lets a supervisor read what their agency's members read.
+                "break_glass_read": read_cell(agency, area, name)}
+        got = {key: row[key] for key in want}
+        if got != want:
+            wrong.append((agency, row["role"], name, got, want))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_readers_of_an_entry_are_every_agency_that_may_read_it(area):
+    for name in CLASSES:
+        whole = {a for a in PARTNERS if reads(a, area, name)}
+        assert POLICY.readers(area, name) == whole, name
+        for kind in ("safety_plan", "note"):
+            partly = {a for a in PARTNERS if kind in PARTIAL.get((a, name), ())}
+            assert POLICY.readers(area, name, kind) == whole | partly, (name, kind)
+
+
+def test_an_area_the_policy_does_not_know_has_no_readers():
+    assert POLICY.readers("atlantis", "case.core") == frozenset()
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_exposed_names_who_reads_the_entry_but_not_the_guarded_class(area):
+    location = {a for a in PARTNERS if reads(a, area, LOCATION)}
+    for name in CLASSES:
+        for kind in (None, "safety_plan"):
+            readers = {a for a in PARTNERS if reads(a, area, name)
+                       or (kind and kind in PARTIAL.get((a, name), ()))}
+            assert POLICY.exposed(area, name, kind, LOCATION) == readers - location, (name, kind)
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_forbidden_names_only_agencies_an_explicit_rule_denies(area):
+    # DOMAIN rule 3: perpetrator-facing workers never see where a victim is.
+    assert POLICY.forbidden(area, LOCATION) == {"nhs", "probation"}
+    assert POLICY.forbidden(area, "clinical.summary") == {
+        a for a, c in AREA_DENIES[area] if c == "clinical.summary"}
+    # Not read by most agencies, but by default rather than by a rule.
+    assert POLICY.forbidden(area, "intelligence") == frozenset()
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_sees_whole_means_every_status_and_every_kind(area):
+    for agency in PARTNERS:
+        role = next(iter(POLICY.set.agencies[agency]["roles"]))
+        for name in CLASSES:
+            assert POLICY.sees_whole(agency, role, area, name) == reads(agency, area, name), \
+                (agency, name)
+
+
+def test_whom_to_ask_for_a_class_is_every_agency_that_writes_it():
+    for name in CLASSES:
+        assert POLICY.owners(name) == sorted(a for a in PARTNERS if name in WRITE[a]), name
+
+
+def test_areas_where_a_class_is_readable_whole():
+    for agency in PARTNERS:
+        role = next(iter(POLICY.set.agencies[agency]["roles"]))
+        who = Principal(1, "u", agency, role)
+        for name in CLASSES:
+            assert POLICY.areas_where_readable(who, name) == {
+                area for area in AREAS if reads(agency, area, name)}, (agency, name)
+
+
+def test_kinds_of_agency_and_of_entry_are_known_or_not():
+    assert all(POLICY.is_known_kind(a) for a in PARTNERS)
+    assert not POLICY.is_known_kind("bank")
+    assert POLICY.may_file("safety_plan", "victim.support")
+    assert not POLICY.may_file("safety_plan", "clinical")
+    assert not POLICY.may_file("no-such-kind", "case.core")
+
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_a_members_decision_reads_whole_classes_as_the_hand_copy_says(area):
+    for agency in PARTNERS:
+        role = next(iter(POLICY.set.agencies[agency]["roles"]))
+        decision = POLICY.case_decision(Principal(1, "u", agency, role), area,
+                                        Relationship.MEMBER, "open")
+        for name in CLASSES:  # a part of a class (police's safety plans) is not the class
+            assert decision.can_read(name) == reads(agency, area, name), (agency, name)
