@@ -72,6 +72,7 @@ class Explanation:
 
 
 DEFAULT_DENY, NO_RELATIONSHIP, UNKNOWN_AREA = "default-deny", "no-relationship", "unknown-area"
+UNKNOWN_ROLE = "unknown-role"
 AUTHOR_NARROWING = "author-narrowing"
 _NO_RULE = Explanation("deny", DEFAULT_DENY, detail="denied by default: no rule allows it")
 _NO_RELATIONSHIP = Explanation(
@@ -244,6 +245,11 @@ class Policy:
         if area not in self.set.area_rules:
             return CaseDecision(False, relationship, why=f"area {area!r} has no policy",
                                 digest=self.digest)
+        if not self.is_known_role(agency, role):  # e.g. a role since taken out of roles.yaml
+            why = f"{agency} has no role {role!r} in roles.yaml"
+            return CaseDecision(False, relationship, why=why, digest=self.digest, reasons={
+                (action, name): Explanation("deny", UNKNOWN_ROLE, detail=f"denied: {why}")
+                for action in ClassAction for name in self.classes})
         facts = (agency, role, area, relationship)
         reasons = {(action, name): v for action in ClassAction
                    for name, v in self.verdicts(*facts, action, status).items()}
@@ -267,13 +273,6 @@ class Policy:
             raise KeyError(f"unknown class {info_class!r}")
         return self.case_decision(principal, area, relationship, status).explain(
             info_class, action)
-
-    def areas_where_readable(self, principal: Principal, info_class: str) -> set[str]:
-        """Areas in which ``principal`` may read the whole of ``info_class`` as a member."""
-        return {area for area in self.set.area_rules
-                if (g := self.class_grants(principal.agency, principal.role, area,
-                                           Relationship.MEMBER).get(info_class))
-                and g.kinds is None}
 
     # -- entries: what they may be, whom they concern, who will read them -----------------
     def kind_classes(self, kind: str) -> frozenset[str]:

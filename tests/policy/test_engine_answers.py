@@ -7,6 +7,8 @@ tests/support/matrix.py, which was copied from DOMAIN.md without asking hub.poli
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from hub.policy import Principal, Relationship, load_policy
@@ -120,15 +122,6 @@ def test_whom_to_ask_for_a_class_is_every_agency_that_writes_it(policy):
         assert policy.owners(name) == sorted(a for a in PARTNERS if name in WRITE[a]), name
 
 
-def test_areas_where_a_class_is_readable_whole(policy):
-    for agency in PARTNERS:
-        role = next(iter(policy.set.agencies[agency]["roles"]))
-        who = Principal(1, "u", agency, role)
-        for name in CLASSES:
-            assert policy.areas_where_readable(who, name) == {
-                area for area in AREAS if reads(agency, area, name)}, (agency, name)
-
-
 def test_kinds_of_agency_and_of_entry_are_known_or_not(policy):
     assert all(policy.is_known_kind(a) for a in PARTNERS)
     assert not policy.is_known_kind("bank")
@@ -146,3 +139,53 @@ def test_a_members_decision_reads_whole_classes_as_the_hand_copy_says(area, poli
                                         Relationship.MEMBER, "open")
         for name in CLASSES:  # a part of a class (police's safety plans) is not the class
             assert decision.can_read(name) == reads(agency, area, name), (agency, name)
+
+
+def test_an_unknown_role_reads_nothing_and_is_told_why(policy):
+    """A role taken out of roles.yaml must not keep its agency's reads (fail closed)."""
+    who = Principal(1, "u", "police", "retired-role")
+    decision = policy.case_decision(who, "london", Relationship.MEMBER, "open")
+    assert not decision.allowed and decision.read == {} and not decision.can_write("case.core")
+    why = policy.explain(who, "london", Relationship.MEMBER, "case.core")
+    assert (why.rule, str(why)) == (
+        "unknown-role", "denied: police has no role 'retired-role' in roles.yaml")
+
+
+def test_explanations_word_the_rule_that_decided(policy):
+    def said(agency, role, name):
+        return str(policy.explain(Principal(1, "u", agency, role), "london",
+                                  Relationship.MEMBER, name))
+
+    assert said("police", "officer", LOCATION) == "allowed by police-read (base.yaml)"
+    assert said("nhs", "clinician", LOCATION) == \
+        "denied by never-victim-location-to-perpetrator-facing (base.yaml)"
+    assert said("nhs", "clinician", "intelligence") == "denied by default: no rule allows it"
+    with pytest.raises(KeyError, match="unknown class 'nonsense'"):
+        said("police", "officer", "nonsense")
+
+
+def test_an_entry_hidden_by_its_kind_or_its_narrowing_says_so(policy):
+    decision = policy.case_decision(Principal(1, "u", "police", "officer"), "london",
+                                    Relationship.MEMBER, "open")
+    kind = decision.explain_entry("victim.support", "contact", None, "police")
+    assert (kind.effect, kind.rule, str(kind)) == ("deny", "default-deny", (
+        "denied by default: police-read-safety-plan allows only entries of kinds safety_plan"))
+    narrowed = decision.explain_entry("case.core", "note", ["nhs", "cps"], "police")
+    assert (narrowed.rule, str(narrowed)) == (
+        "author-narrowing", "denied: its author narrowed it to cps, nhs")
+    shown = decision.explain_entry("victim.support", "safety_plan", ["police"], "police")
+    assert (shown.allowed, shown.rule) == (True, "police-read-safety-plan")
+
+
+def test_only_partner_agencies_do_casework(policy):
+    assert [k for k in PARTNERS if policy.does_casework(k) is True] == PARTNERS
+    assert policy.does_casework("hub") is False and policy.does_casework("bank") is False
+
+
+def test_a_principal_is_made_from_a_user_as_they_are():
+    london, hampshire = SimpleNamespace(code="london"), SimpleNamespace(code="hampshire")
+    user = SimpleNamespace(id=7, username="jo.bloggs", role="officer", agency_id=3,
+                           agency=SimpleNamespace(kind="police", area=None), area=london)
+    assert Principal.of(user) == Principal(7, "jo.bloggs", "police", "officer", "london", 3)
+    user.agency.area = hampshire  # an agency of one area: its staff work there only
+    assert Principal.of(user).area == "hampshire"
