@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.accounts import passwords, security
@@ -177,8 +177,7 @@ def start_session(user: User, *, mfa_passed: bool) -> str:
 
 def load_session(token: str) -> UserSession | None:
     """The live session for ``token``, enforcing the idle and absolute timeouts."""
-    row = db.session.scalar(select(UserSession).where(
-        UserSession.token_hash == security.token_hash(token), UserSession.revoked_at.is_(None)))
+    row = db.session.scalar(_LIVE_SESSION, {"token_hash": security.token_hash(token)})
     if row is None or not usable(row.user):
         return None
     now = utcnow()
@@ -241,11 +240,17 @@ def issue_token(user: User) -> tuple[str, int]:
 def user_for_token(token: str) -> User | None:
     if not token or len(token) > 200:
         return None
-    row = db.session.scalar(select(ApiToken).where(
-        ApiToken.token_hash == security.token_hash(token), ApiToken.revoked_at.is_(None)))
+    row = db.session.scalar(_LIVE_TOKEN, {"token_hash": security.token_hash(token)})
     if row is None or row.expires_at <= utcnow() or not usable(row.user):
         return None
     return row.user
+
+
+# Every request asks one of these; built once, so that they are compiled once.
+_LIVE_SESSION = select(UserSession).where(UserSession.token_hash == bindparam("token_hash"),
+                                          UserSession.revoked_at.is_(None))
+_LIVE_TOKEN = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"),
+                                     ApiToken.revoked_at.is_(None))
 
 
 def deactivate(user: User, by: User) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from hub.accounts.models import Agency, User
@@ -54,15 +55,26 @@ def relationship(principal: Principal, case: Case) -> Relationship | None:
 def relationships(principal: Principal, cases) -> dict[int, Relationship | None]:
     """``relationship`` for each of a page of cases, in two queries for the page."""
     ids = [c.id for c in cases]
-    # The same places (named, or the principal's own agency) that lists are filtered by.
-    members = set(db.session.scalars(
-        plan.member_case_ids(principal).where(Membership.case_id.in_(ids)))) if ids else set()
+    values = {"user_id": principal.user_id, "agency_id": principal.agency_id}
+    members = set(db.session.scalars(_ON_TEAM[principal.agency_id is not None],
+                                     {**values, "ids": ids})) if ids else set()
     others = [i for i in ids if i not in members]
-    granted = set(db.session.scalars(select(BreakGlassGrant.case_id).where(
-        BreakGlassGrant.case_id.in_(others), BreakGlassGrant.user_id == principal.user_id,
-        BreakGlassGrant.expires_at > utcnow()))) if others else set()
+    granted = set(db.session.scalars(_GRANTED, {**values, "ids": others, "now": utcnow()})
+                  ) if others else set()
     return {i: Relationship.MEMBER if i in members else
             Relationship.BREAK_GLASS if i in granted else None for i in ids}
+
+
+# Built once: which of some cases (``ids``) have the principal on their team, by name or,
+# when they have an agency (True), as that agency (the places lists are filtered by), and
+# which they hold an unexpired break-glass grant for.
+_ON_TEAM = {in_agency: plan.member_case_ids(Principal(
+    bindparam("user_id"), "", "", "", agency_id=bindparam("agency_id") if in_agency else None))
+    .where(Membership.case_id.in_(bindparam("ids", expanding=True)))
+    for in_agency in (False, True)}
+_GRANTED = select(BreakGlassGrant.case_id).where(
+    BreakGlassGrant.case_id.in_(bindparam("ids", expanding=True)),
+    BreakGlassGrant.user_id == bindparam("user_id"), BreakGlassGrant.expires_at > bindparam("now"))
 
 
 def active_grant(principal: Principal, case: Case) -> BreakGlassGrant | None:
@@ -92,27 +104,50 @@ def decide_each(principal: Principal, cases) -> dict[int, CaseDecision]:
 
 
 def search(principal: Principal, q: str = "", page: int = 1, per_page: int = 20) -> Page:
-    policy, now = current_policy(), utcnow()
-    where = [plan.visible_cases(policy, principal, now)]
-    if q.strip():
-        where.append(plan.matches_search(policy, principal, now, q.strip()))
-    total = db.session.scalar(select(func.count(Case.id)).where(*where)) or 0
-    rows = db.session.scalars(
-        select(Case).where(*where)
-        .options(selectinload(Case.parties).joinedload(CaseParty.person))
-        .order_by(Case.referred_on.desc(), Case.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)).unique().all()
-    return Page(list(rows), total, page, per_page)
+    count, rows = _search_statements(current_policy(), principal.agency, principal.role,
+                                     principal.agency_id is not None, bool(q.strip()))
+    values = {"user_id": principal.user_id, "agency_id": principal.agency_id,
+              "now": utcnow(), "pattern": contains(q.strip().lower()),
+              "limit": per_page, "offset": (page - 1) * per_page}
+    total = db.session.scalar(count, values) or 0
+    items = db.session.scalars(rows, values).unique().all()
+    return Page(list(items), total, page, per_page)
+
+
+@lru_cache(maxsize=512)
+def _search_statements(policy, agency: str, role: str, in_agency: bool,
+                       searching: bool) -> tuple[Select, Select]:
+    """The count and the page of a list or search, built once for each kind of principal
+    (the policy's filter depends on agency and role only) with the principal's ids, the
+    time and the search text left as parameters: building the filter costs more than
+    running it, and a statement used again is compiled only once."""
+    who = Principal(bindparam("user_id"), "", agency, role,
+                    agency_id=bindparam("agency_id") if in_agency else None)
+    now = bindparam("now")
+    where = [plan.visible_cases(policy, who, now)]
+    if searching:
+        where.append(plan.matches_search(policy, who, now, bindparam("pattern")))
+    count = select(func.count(Case.id)).where(*where)
+    rows = (select(Case).where(*where)
+            .options(selectinload(Case.parties).joinedload(CaseParty.person))
+            .order_by(Case.referred_on.desc(), Case.id.desc())
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+    return count, rows
 
 
 def case_for_view(case_id: int) -> Case | None:
     """A case with what every read of it uses: its keys, its people and its team."""
-    return db.session.execute(
-        select(Case).where(Case.id == case_id)
-        .options(joinedload(Case.data_key),
-                 joinedload(Case.parties).joinedload(CaseParty.person)
-                 .joinedload(Person.data_key),
-                 selectinload(Case.members))).unique().scalar_one_or_none()
+    return db.session.execute(_CASE_FOR_VIEW, {"case_id": case_id}
+                              ).unique().scalar_one_or_none()
+
+
+# The statements every case view runs, built once: a statement used again costs neither
+# building nor working out its cache key.
+_CASE_FOR_VIEW = (
+    select(Case).where(Case.id == bindparam("case_id"))
+    .options(joinedload(Case.data_key),
+             joinedload(Case.parties).joinedload(CaseParty.person).joinedload(Person.data_key),
+             selectinload(Case.members)))
 
 
 class Author(NamedTuple):
@@ -157,20 +192,22 @@ class EntryRead:
 def entries(case: Case) -> list[EntryRead]:
     """The case's entries, oldest first: one query, plain rows rather than mapped objects
     (a case view is the hub's most frequent request)."""
-    rows = db.session.execute(
-        select(Entry.id, Entry.kind, Entry.info_class, Entry.restricted_to,
-               Entry.subject_person_id, Entry.created_at, Entry.version, User.display_name,
-               Agency.code, EntryVersion.content_ct, EntryVersion.author_id,
-               EntryVersion.created_at)
-        .join(User, User.id == Entry.author_id)
-        .join(Agency, Agency.id == Entry.author_agency_id)
-        .join(EntryVersion, and_(EntryVersion.entry_id == Entry.id,
-                                 EntryVersion.version == Entry.version))
-        .where(Entry.case_id == case.id).order_by(Entry.created_at, Entry.id))
+    rows = db.session.execute(_ENTRIES, {"case_id": case.id})
     return [EntryRead(i, kind, cls, restricted, subject, at, version, Author(name),
                       AuthorAgency(code), CurrentVersion(i, version, ct, by, changed))
             for i, kind, cls, restricted, subject, at, version, name, code, ct, by, changed
             in rows]
+
+
+_ENTRIES = (
+    select(Entry.id, Entry.kind, Entry.info_class, Entry.restricted_to,
+           Entry.subject_person_id, Entry.created_at, Entry.version, User.display_name,
+           Agency.code, EntryVersion.content_ct, EntryVersion.author_id, EntryVersion.created_at)
+    .join(User, User.id == Entry.author_id)
+    .join(Agency, Agency.id == Entry.author_agency_id)
+    .join(EntryVersion, and_(EntryVersion.entry_id == Entry.id,
+                             EntryVersion.version == Entry.version))
+    .where(Entry.case_id == bindparam("case_id")).order_by(Entry.created_at, Entry.id))
 
 
 # -- the case page ----------------------------------------------------------------------
@@ -178,11 +215,15 @@ def person_changes(case: Case) -> dict[int, list[PersonChange]]:
     """Corrections of the case's people, oldest first, by person id."""
     ids = [p.person_id for p in case.parties]
     out: dict[int, list[PersonChange]] = {i: [] for i in ids}
-    for change in db.session.scalars(
-            select(PersonChange).where(PersonChange.person_id.in_(ids))
-            .order_by(PersonChange.id)):  # each change's person is the case's, loaded already
+    for change in db.session.scalars(_PERSON_CHANGES, {"ids": ids}):
         out[change.person_id].append(change)
     return out
+
+
+# Each change's person is one of the case's, loaded with it already.
+_PERSON_CHANGES = (select(PersonChange)
+                   .where(PersonChange.person_id.in_(bindparam("ids", expanding=True)))
+                   .order_by(PersonChange.id))
 
 
 def person_version(person: Person, decision: CaseDecision) -> int:

@@ -88,9 +88,9 @@ def visible_cases(policy: Policy, principal: Principal, now: datetime) -> Column
 
 
 def matches_search(policy: Policy, principal: Principal, now: datetime,
-                   text: str) -> ColumnElement[bool]:
-    """Search by reference, and by a person's name only where that name may be read."""
-    pattern = contains(text.lower())
+                   pattern) -> ColumnElement[bool]:
+    """Search by reference, and by a person's name only where that name may be read.
+    ``pattern`` is a LIKE pattern (``hub.sql.contains``) or a parameter that will hold one."""
     member = is_member(principal)  # within visible cases: not a member means break-glass
 
     def named(party: str, info_class: str) -> ColumnElement[bool]:
