@@ -236,17 +236,12 @@ def person_version(person: Person, decision: CaseDecision) -> int:
 
 def referrer_agency(case: Case) -> str | None:
     """The agency of the user who referred the case: it holds what the referral recorded."""
-    return db.session.scalar(select(Agency.code).join(User, User.agency_id == Agency.id)
-                             .where(User.id == case.created_by_id))
+    return db.session.scalar(_REFERRER_AGENCY, {"user_id": case.created_by_id})
 
 
 def previous_visit(user_id: int, case_id: int) -> datetime | None:
     """When the user last read the case: asked before this read is recorded."""
-    return db.session.scalar(
-        select(AuditEvent.at).where(
-            AuditEvent.case_id == case_id, AuditEvent.user_id == user_id,
-            AuditEvent.action == "case:read", AuditEvent.outcome == "allowed")
-        .order_by(AuditEvent.seq.desc()).limit(1))
+    return db.session.scalar(_PREVIOUS_VISIT, {"user_id": user_id, "case_id": case_id})
 
 
 RISK_LOOKBACK = 200  #: case updates searched for the last risk change; older ones are rare
@@ -255,14 +250,25 @@ RISK_LOOKBACK = 200  #: case updates searched for the last risk change; older on
 def risk_last_set(case: Case) -> tuple[datetime, str | None]:
     """When the risk level was last set, and by which agency: the latest change of it the
     audit log records, or the referral that first set it."""
-    for at, agency, details in db.session.execute(
-            select(AuditEvent.at, AuditEvent.agency, AuditEvent.details).where(
-                AuditEvent.case_id == case.id, AuditEvent.action == "case:update",
-                AuditEvent.outcome == "allowed")
-            .order_by(AuditEvent.seq.desc()).limit(RISK_LOOKBACK)):
+    for at, agency, details in db.session.execute(_CASE_UPDATES, {"case_id": case.id}):
         if "risk_level" in (details or {}).get("fields", ()):
             return at, agency
     return case.created_at, referrer_agency(case)
+
+
+# What the case page asks besides the case, built once (as the case view's statements).
+_REFERRER_AGENCY = (select(Agency.code).join(User, User.agency_id == Agency.id)
+                    .where(User.id == bindparam("user_id")))
+_PREVIOUS_VISIT = (
+    select(AuditEvent.at).where(
+        AuditEvent.case_id == bindparam("case_id"), AuditEvent.user_id == bindparam("user_id"),
+        AuditEvent.action == "case:read", AuditEvent.outcome == "allowed")
+    .order_by(AuditEvent.seq.desc()).limit(1))
+_CASE_UPDATES = (
+    select(AuditEvent.at, AuditEvent.agency, AuditEvent.details).where(
+        AuditEvent.case_id == bindparam("case_id"), AuditEvent.action == "case:update",
+        AuditEvent.outcome == "allowed")
+    .order_by(AuditEvent.seq.desc()).limit(RISK_LOOKBACK))
 
 
 # -- the case team and break-glass by reference (issue 10) -------------------------------
