@@ -18,7 +18,13 @@ from sqlalchemy.engine import make_url
 
 from hub import create_app
 from hub.extensions import db
-from tests.support.apps import BACKENDS, apply_grants, build_app, postgres_database
+from tests.support.apps import (
+    BACKENDS,
+    apply_grants,
+    build_app,
+    child_env,
+    postgres_database,
+)
 
 HUB = Path(sys.executable).with_name("hub")
 AUDIT_TABLES = ("audit_events", "audit_subjects", "audit_leaves", "audit_nodes",
@@ -100,8 +106,8 @@ def hub(app, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[st
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DATABASE_"))}
     env.update(HUB_ENV="test", HUB_INSTANCE_DIR=app.config["HUB_INSTANCE_DIR"],
                DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
-    return subprocess.run([str(HUB), *args], env=env, capture_output=True, text=True,  # noqa: S603
-                          timeout=timeout, check=False)
+    return subprocess.run([str(HUB), *args], env=child_env(env), capture_output=True,  # noqa: S603
+                          text=True, timeout=timeout, check=False)
 
 
 def record_events(app, n: int, **kwargs) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from tests.auditlog.conftest import Dba, backends, hub, leaf_seqs, record_events
+from tests.support.apps import child_env
 
 
 def offline_verify(tmp_path, exported: str) -> subprocess.CompletedProcess[str]:
@@ -16,7 +17,8 @@ def offline_verify(tmp_path, exported: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "audit", "verify", "--events", str(tmp_path / "log.jsonl"),
          "--checkpoints", str(tmp_path / "cps"), "--public-key", key, "--key-name", name],
-        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120)
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
+        env=child_env())
 
 
 @backends

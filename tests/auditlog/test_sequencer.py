@@ -17,7 +17,7 @@ from hub.auditlog.models import AuditEvent
 from hub.auditlog.tree import AuditCheckpoint, AuditLeaf
 from hub.extensions import db
 from tests.auditlog.conftest import HUB, backends, hub, leaf_seqs, record_events
-from tests.support.apps import BACKENDS, demo_case_ids
+from tests.support.apps import BACKENDS, child_env, demo_case_ids
 
 
 def event_seqs(app) -> list[int]:
@@ -129,8 +129,9 @@ def _env(app) -> dict[str, str]:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DATABASE_"))}
-    return {**env, "HUB_ENV": "test", "HUB_INSTANCE_DIR": app.config["HUB_INSTANCE_DIR"],
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]}
+    return child_env({**env, "HUB_ENV": "test",
+                      "HUB_INSTANCE_DIR": app.config["HUB_INSTANCE_DIR"],
+                      "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]})
 
 
 def test_the_hub_runs_the_sequencer_on_a_schedule(fresh):

@@ -14,7 +14,7 @@ import yaml
 
 from hub.policy import PolicyError, load_policy
 from hub.policy.permissions import CASE_STATUSES, ENTRY_KINDS
-from tests.support.apps import ROOT
+from tests.support.apps import ROOT, child_env
 
 POLICIES = ROOT / "policies"
 HUB = Path(sys.executable).with_name("hub")
@@ -142,7 +142,7 @@ def _hub(*args: str, policy_dir: Path | None = None) -> subprocess.CompletedProc
     if policy_dir is not None:
         env["HUB_POLICY_DIR"] = str(policy_dir)
     return subprocess.run([str(HUB), "policy", *args], capture_output=True, text=True,  # noqa: S603
-                          env=env, cwd=ROOT, timeout=60, check=False)
+                          env=child_env(env), cwd=ROOT, timeout=60, check=False)
 
 
 def test_hub_policy_check_prints_the_digest():

@@ -19,6 +19,18 @@ DEMO_USERS = ["police.officer", "police.supervisor", "nhs.clinician", "probation
 
 
 
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (by default this process's) for a child process that runs the `hub` command
+    or the auditor's tool: it imports the very code these tests imported, so that under
+    mutation testing (scripts/mutation.py) a child runs the mutated copy too."""
+    import hub
+
+    env = dict(os.environ if env is None else env)
+    code = str(Path(hub.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (code, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def postgres_database(pg, name: str) -> tuple[str, str]:
     """A database set up as deploy/ describes: (owner URL for migrations, app URL)."""
     from tests.support.postgres import apply_sql_file
