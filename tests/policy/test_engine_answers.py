@@ -7,9 +7,11 @@ tests/support/matrix.py, which was copied from DOMAIN.md without asking hub.poli
 
 from __future__ import annotations
 
+import shutil
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from hub.policy import Principal, Relationship, load_policy
 from tests.support.apps import ROOT
@@ -136,7 +138,7 @@ def test_a_members_decision_reads_whole_classes_as_the_hand_copy_says(area, poli
     for agency in PARTNERS:
         role = next(iter(policy.set.agencies[agency]["roles"]))
         decision = policy.case_decision(Principal(1, "u", agency, role), area,
-                                        Relationship.MEMBER, "open")
+                                        Relationship.MEMBER, "active")
         for name in CLASSES:  # a part of a class (police's safety plans) is not the class
             assert decision.can_read(name) == reads(agency, area, name), (agency, name)
 
@@ -144,7 +146,7 @@ def test_a_members_decision_reads_whole_classes_as_the_hand_copy_says(area, poli
 def test_an_unknown_role_reads_nothing_and_is_told_why(policy):
     """A role taken out of roles.yaml must not keep its agency's reads (fail closed)."""
     who = Principal(1, "u", "police", "retired-role")
-    decision = policy.case_decision(who, "london", Relationship.MEMBER, "open")
+    decision = policy.case_decision(who, "london", Relationship.MEMBER, "active")
     assert not decision.allowed and decision.read == {} and not decision.can_write("case.core")
     why = policy.explain(who, "london", Relationship.MEMBER, "case.core")
     assert (why.rule, str(why)) == (
@@ -166,7 +168,7 @@ def test_explanations_word_the_rule_that_decided(policy):
 
 def test_an_entry_hidden_by_its_kind_or_its_narrowing_says_so(policy):
     decision = policy.case_decision(Principal(1, "u", "police", "officer"), "london",
-                                    Relationship.MEMBER, "open")
+                                    Relationship.MEMBER, "active")
     kind = decision.explain_entry("victim.support", "contact", None, "police")
     assert (kind.effect, kind.rule, str(kind)) == ("deny", "default-deny", (
         "denied by default: police-read-safety-plan allows only entries of kinds safety_plan"))
@@ -189,3 +191,87 @@ def test_a_principal_is_made_from_a_user_as_they_are():
     assert Principal.of(user) == Principal(7, "jo.bloggs", "police", "officer", "london", 3)
     user.agency.area = hampshire  # an agency of one area: its staff work there only
     assert Principal.of(user).area == "hampshire"
+
+
+# -- what today's files do not say, but the rule language can ---------------------------
+EXTRA_RULES = [  # added to a copy of the base policy
+    {"id": "test-analysts-read-legal", "effect": "allow", "agencies": ["police"],
+     "roles": ["analyst"], "actions": ["read"], "relationship": ["member"],
+     "classes": ["legal"]},
+    {"id": "test-no-intelligence-for-analysts", "effect": "deny", "agencies": ["police"],
+     "roles": ["analyst"], "actions": ["read"], "classes": ["intelligence"]},
+    {"id": "test-cps-reads-supervision-once-closed", "effect": "allow", "agencies": ["cps"],
+     "actions": ["read"], "relationship": ["member"], "classes": ["supervision"],
+     "statuses": ["closed"]},
+    {"id": "test-nhs-reads-two-kinds", "effect": "allow", "agencies": ["nhs"],
+     "actions": ["read"], "relationship": ["member"], "classes": ["victim.support"],
+     "kinds": ["safety_plan", "meeting"]},
+]
+
+
+@pytest.fixture
+def extended(tmp_path):
+    """The policy with rules that name a role, a status and two kinds of entry."""
+    copy = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", copy)
+    base = yaml.safe_load((copy / "base.yaml").read_text())
+    base["rules"] += EXTRA_RULES
+    (copy / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
+    return load_policy(copy)
+
+
+def _cells(policy, agency: str, role: str) -> dict[str, str]:
+    return {r["class"]: r["read"] for r in policy.matrix()
+            if (r["area"], r["agency"], r["role"]) == ("london", agency, role)}
+
+
+def test_a_rule_for_one_role_reaches_that_role_only(extended):
+    analyst, officer = _cells(extended, "police", "analyst"), _cells(extended, "police", "officer")
+    assert (analyst["legal"], officer["legal"]) == ("R", "-")
+    assert (analyst["intelligence"], officer["intelligence"]) == ("-", "R")
+    assert "police" in extended.readers("london", "legal")  # through its analysts
+    assert extended.forbidden("london", "intelligence") == {"police"}
+
+
+def test_a_grant_in_some_statuses_is_marked_and_is_not_whole(extended):
+    cell = _cells(extended, "cps", "prosecutor")["supervision"]
+    assert cell == "R (not when referred, screening, accepted, active)"
+    assert "cps" in extended.readers("london", "supervision")
+    assert not extended.sees_whole("cps", "prosecutor", "london", "supervision")
+
+
+def test_a_grant_of_two_kinds_names_both(extended):
+    assert _cells(extended, "nhs", "clinician")["victim.support"] == \
+        "R (meeting, safety_plan only)"
+    decision = extended.case_decision(Principal(1, "u", "nhs", "clinician"), "london",
+                                      Relationship.MEMBER, "active")
+    hidden = decision.explain_entry("victim.support", "note", None, "nhs")
+    assert str(hidden) == ("denied by default: test-nhs-reads-two-kinds allows only "
+                           "entries of kinds meeting, safety_plan")
+    # Read by kind, an entry is exposed beyond who reads the whole of a guarded class.
+    assert extended.exposed("london", "victim.support", "safety_plan", "clinical") == {
+        "advocacy", "police"}
+
+
+def test_refusals_are_denials_with_their_reasons(policy):
+    who = Principal(1, "u", "police", "officer")
+    nowhere = policy.case_decision(who, "atlantis", Relationship.MEMBER, "active")
+    assert nowhere.allowed is False and nowhere.why == "area 'atlantis' has no policy"
+    why = nowhere.explain("case.core")
+    assert (why.effect, why.rule, str(why)) == ("deny", "unknown-area",
+                                                "area 'atlantis' has no policy")
+    stranger = policy.case_decision(who, "london", None, "active")
+    assert (stranger.explain("case.core").effect, stranger.explain("case.core").rule) == (
+        "deny", "no-relationship")
+    retired = policy.case_decision(Principal(1, "u", "police", "gone"), "london",
+                                   Relationship.MEMBER, "active")
+    assert retired.allowed is False and retired.explain("orders").effect == "deny"
+    narrowed = policy.case_decision(who, "london", Relationship.MEMBER, "active") \
+        .explain_entry("case.core", "note", [], "police")
+    assert (narrowed.effect, str(narrowed)) == ("deny", "denied: its author narrowed it to "
+                                                        "nobody")
+
+
+def test_a_class_the_policy_does_not_know_is_about_nobody(policy):
+    assert policy.about("nonsense") == frozenset()
+    assert policy.about("victim.location") == {"victim"}
