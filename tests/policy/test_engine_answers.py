@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from hub.policy import Principal, Relationship, load_policy
+from hub.policy import Permission, Principal, Relationship, load_policy
 from tests.support.apps import ROOT
 from tests.support.matrix import AREA_DENIES, CLASSES, CLOSED_WRITABLE, PARTIAL, READ, WRITE
 
@@ -275,3 +275,23 @@ def test_refusals_are_denials_with_their_reasons(policy):
 def test_a_class_the_policy_does_not_know_is_about_nobody(policy):
     assert policy.about("nonsense") == frozenset()
     assert policy.about("victim.location") == {"victim"}
+
+
+def test_permission_answers_name_the_role_that_has_it_or_lacks_it(policy):
+    granted = policy.explain_permission(Principal(1, "u", "hub", "dpo"), Permission.POLICY_READ)
+    assert (granted.effect, granted.rule, granted.source, str(granted)) == (
+        "allow", "hub/dpo", "roles.yaml", "allowed by hub/dpo (roles.yaml): the role has "
+        "policy:read")
+    lacking = policy.explain_permission(Principal(1, "u", "police", "officer"),
+                                        Permission.POLICY_READ)
+    assert (lacking.effect, lacking.rule, str(lacking)) == (
+        "deny", "default-deny", "denied by default: role police/officer lacks policy:read")
+    unknown = policy.explain_permission(Principal(1, "u", "police", "gone"),
+                                        Permission.CASE_LIST)
+    assert (unknown.effect, str(unknown)) == (
+        "deny", "denied by default: role police/gone lacks case:list")
+    nobody = policy.explain_permission(None, Permission.CASE_LIST)
+    assert (nobody.effect, nobody.rule, str(nobody)) == (
+        "deny", "default-deny", "denied: nobody is signed in")
+    with pytest.raises(TypeError, match="unknown permission 'case:list'"):
+        policy.explain_permission(Principal(1, "u", "police", "officer"), "case:list")
