@@ -53,8 +53,9 @@ bench: system-deps install
 	for b in merkle policy audit audit_search http; do $(BIN)/python bench/bench_$$b.py || exit 1; done
 
 # Mutation testing of the modules whose mistakes would leak or lose data (not part of
-# `make test`; see bench/RESULTS.md). One process, SQLite only. mutmut is pinned: its
-# mutants, and so the scores, change with its version. MODULES=hub/access.py runs one.
+# `make test`; see bench/RESULTS.md). SQLite only; one mutant at a time unless
+# MUTATION_CHILDREN=2. mutmut is pinned: its mutants, and so the scores, change with its
+# version. MODULES=hub/access.py runs one.
 mutation: install assets
 	$(BIN)/python -m pip install --quiet mutmut==3.8.1
 	$(BIN)/python scripts/mutation.py $(MODULES)
