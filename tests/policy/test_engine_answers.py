@@ -161,6 +161,8 @@ def test_explanations_word_the_rule_that_decided(policy):
     assert said("police", "officer", LOCATION) == "allowed by police-read (base.yaml)"
     assert said("nhs", "clinician", LOCATION) == \
         "denied by never-victim-location-to-perpetrator-facing (base.yaml)"
+    assert policy.explain(Principal(1, "u", "nhs", "clinician"), "london",
+                          Relationship.MEMBER, LOCATION).effect == "deny"
     assert said("nhs", "clinician", "intelligence") == "denied by default: no rule allows it"
     with pytest.raises(KeyError, match="unknown class 'nonsense'"):
         said("police", "officer", "nonsense")
@@ -206,6 +208,12 @@ EXTRA_RULES = [  # added to a copy of the base policy
     {"id": "test-nhs-reads-two-kinds", "effect": "allow", "agencies": ["nhs"],
      "actions": ["read"], "relationship": ["member"], "classes": ["victim.support"],
      "kinds": ["safety_plan", "meeting"]},
+    {"id": "test-police-read-meetings", "effect": "allow", "agencies": ["police"],
+     "actions": ["read"], "relationship": ["member"], "classes": ["victim.support"],
+     "kinds": ["meeting"]},
+    {"id": "test-probation-reads-safety-plans-once-closed", "effect": "allow",
+     "agencies": ["probation"], "actions": ["read"], "relationship": ["member"],
+     "classes": ["victim.support"], "kinds": ["safety_plan"], "statuses": ["closed"]},
 ]
 
 
@@ -250,7 +258,16 @@ def test_a_grant_of_two_kinds_names_both(extended):
                            "entries of kinds meeting, safety_plan")
     # Read by kind, an entry is exposed beyond who reads the whole of a guarded class.
     assert extended.exposed("london", "victim.support", "safety_plan", "clinical") == {
-        "advocacy", "police"}
+        "advocacy", "police", "probation"}
+
+
+def test_grants_by_kind_add_up_and_stay_by_kind_in_every_status(extended):
+    police = _cells(extended, "police", "officer")["victim.support"]
+    assert police == "R (meeting, safety_plan only)"  # two rules, one kind each
+    closed = extended.case_decision(Principal(1, "u", "probation", "probation_officer"),
+                                    "london", Relationship.MEMBER, "closed")
+    assert closed.read["victim.support"].kinds == {"safety_plan"}
+    assert not closed.can_read("victim.support")
 
 
 def test_refusals_are_denials_with_their_reasons(policy):
