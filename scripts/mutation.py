@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "scripts" / "mutation.yaml"
 WORK = ROOT / "build" / "mutation"
 MUTMUT = Path(sys.executable).with_name("mutmut")
-# What the hub and its tests read at run time; mutmut copies it next to the mutated code.
-RUNTIME = ["policies", "templates", "migrations", "deploy", "wsgi.py"]
+# What the hub and its tests read at run time; mutmut copies it next to the mutated code
+# (GOV.UK Frontend's built assets too, which git ignores and mutmut would leave out).
+RUNTIME = ["policies", "templates", "migrations", "deploy", "wsgi.py", "hub/static/govuk"]
 # mutmut's exit codes (mutmut/stats.py): a failing test run or a timeout kills a mutant.
 KILLED = {1, 3, 36, -24, 24, 152, 255}
 NOT_RUN = {None, 2, 34}

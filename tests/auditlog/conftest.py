@@ -23,7 +23,9 @@ from tests.support.apps import (
     apply_grants,
     build_app,
     child_env,
+    hub_in_process,
     postgres_database,
+    under_mutation,
 )
 
 HUB = Path(sys.executable).with_name("hub")
@@ -102,10 +104,13 @@ def build_on_server(pg, instance: Path, **overrides):
 
 
 def hub(app, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the installed `hub` console script against ``app``'s database."""
+    """Run the installed `hub` console script against ``app``'s database (in this process
+    under mutation testing, where a child process would escape mutmut)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DATABASE_"))}
     env.update(HUB_ENV="test", HUB_INSTANCE_DIR=app.config["HUB_INSTANCE_DIR"],
                DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
+    if under_mutation():
+        return hub_in_process(env, args)
     return subprocess.run([str(HUB), *args], env=child_env(env), capture_output=True,  # noqa: S603
                           text=True, timeout=timeout, check=False)
 

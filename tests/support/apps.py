@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -29,6 +30,28 @@ def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
     code = str(Path(hub.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (code, env.get("PYTHONPATH")) if p)
     return env
+
+
+def under_mutation() -> bool:
+    """Whether mutmut is running these tests (scripts/mutation.py). It sees and mutates only
+    the code that runs in the test's own process."""
+    return "MUTANT_UNDER_TEST" in os.environ
+
+
+def hub_in_process(env: dict[str, str], args) -> subprocess.CompletedProcess[str]:
+    """The `hub` command run inside this process with ``env``'s HUB_ and DATABASE_
+    settings, answered as a finished child process: what a test runs instead of the
+    console script under mutation testing, so that mutmut sees the command's code."""
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    ours = ("HUB_", "DATABASE_")
+    settings = {k: v for k, v in env.items() if k.startswith(ours)}
+    settings |= {k: None for k in os.environ if k.startswith(ours) and k not in settings}
+    result = CliRunner().invoke(cli, list(args), env=settings)
+    return subprocess.CompletedProcess(["hub", *args], result.exit_code, result.stdout,
+                                       result.stderr)
 
 
 def postgres_database(pg, name: str) -> tuple[str, str]:
