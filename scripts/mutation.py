@@ -51,7 +51,7 @@ def workspace(module: str, tests: list[str]) -> Path:
     """build/mutation/<module>/: the repository by symlink, with mutmut's settings for it."""
     ws = WORK / slug(module)
     ws.mkdir(parents=True, exist_ok=True)
-    for name in ["hub", "audit", "tests", *RUNTIME]:
+    for name in ["hub", "audit", "tests", *(p for p in RUNTIME if "/" not in p)]:
         link = ws / name
         if not link.is_symlink():
             link.symlink_to(ROOT / name)
