@@ -158,11 +158,45 @@ def test_a_persons_deleted_subject_rows_are_named(log, backend):
     assert failed(app).startswith(f"audit_subjects is missing person 2 of event seq {seqs[0]}")
 
 
+def _naming(app, person_id: int) -> list[int]:
+    """The seqs of the events that name the person, as audit_subjects indexes them."""
+    from sqlalchemy import select
+
+    from hub.auditlog.models import AuditSubject
+
+    with app.app_context():
+        seqs = list(db.session.scalars(select(AuditSubject.seq).where(
+            AuditSubject.person_id == person_id).order_by(AuditSubject.seq)))
+        db.session.remove()
+    return seqs
+
+
+@backends
+def test_many_missing_subject_rows_are_counted_beyond_the_first_five(log, backend):
+    app, _witness, dba, _seqs = log(backend)
+    naming = _naming(app, 2)
+    dba.execute(("DELETE FROM audit_subjects WHERE person_id = 2", ()))
+    named = failed(app).splitlines()
+    assert sum("audit_subjects is missing person 2" in line for line in named) == 5
+    assert f"  also: ... and {len(naming) - 5} more like it" in named
+
+
+@backends
+def test_five_missing_subject_rows_are_all_named_and_nothing_more(log, backend):
+    app, _witness, dba, _seqs = log(backend)
+    dba.execute(*[("DELETE FROM audit_subjects WHERE person_id = 2 AND seq = ?", (seq,))
+                  for seq in _naming(app, 2)[:5]])
+    named = failed(app).splitlines()
+    assert sum("audit_subjects is missing person 2" in line for line in named) == 5
+    assert not any("more like it" in line for line in named)
+
+
 @backends
 def test_an_invented_subject_row_is_named(log, backend):
     app, _witness, dba, seqs = log(backend)
     dba.execute(("INSERT INTO audit_subjects (seq, person_id) VALUES (?, 7)", (seqs[3],)))
-    assert failed(app).startswith(f"audit_subjects names person 7 for event seq {seqs[3]}")
+    assert failed(app).startswith(f"audit_subjects names person 7 for event seq {seqs[3]}, "
+                                  "which the signed event does not")
 
 
 @backends
@@ -181,3 +215,25 @@ def test_a_deleted_interior_node_is_named(log, backend):
     app, _witness, dba, _seqs = log(backend)
     dba.execute(("DELETE FROM audit_nodes WHERE level = 2 AND node_index = 3", ()))
     assert "audit_nodes is missing node (2, 3)" in failed(app)
+
+
+@backends
+def test_a_wiped_node_table_is_named_twenty_nodes_at_most(log, backend):
+    """30 leaves have 26 interior nodes; the first 20 are named, so the report stays
+    readable, and nothing stops at a level that has lost every node."""
+    app, _witness, dba, _seqs = log(backend)
+    dba.execute(("DELETE FROM audit_nodes WHERE level > 0", ()))
+    named = failed(app).splitlines()
+    assert sum("audit_nodes is missing node" in line for line in named) == 20
+
+
+@backends
+def test_a_node_above_the_tree_is_named_with_the_others(log, backend):
+    app, _witness, dba, _seqs = log(backend)
+    dba.execute(("INSERT INTO audit_nodes (level, node_index, hash) VALUES (9, 0, ?)",
+                 (b"\x01" * 32,)),
+                ("UPDATE audit_nodes SET hash = ? WHERE level = 1 AND node_index = 1",
+                 (b"\x00" * 32,)))
+    named = failed(app)
+    assert "audit_nodes node (1, 1) is not the hash of its children" in named
+    assert "audit_nodes holds node (9, 0) for leaves the log does not have" in named
