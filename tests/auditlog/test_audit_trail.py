@@ -4,9 +4,11 @@ recorded in the same transaction; and no data at all when the log cannot be writ
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, make_url
+from sqlalchemy import event, make_url, select
 
-from tests.support.factories import DEMO_PASSWORD, events_since, last_seq
+from hub.accounts.models import Area
+from hub.cases.models import Case
+from tests.support.factories import DEMO_PASSWORD, events_since, last_seq, leave_team
 from tests.support.matrix import (
     ROW_TABLES,
     case_data_strings,
@@ -180,6 +182,66 @@ def test_denials_are_recorded(api, session, cases):
         assert getattr(api(username), method)(path, json={}).status_code == status
         (event,) = events_since(before)
         assert (event.action, event.outcome, event.username) == (action, "denied", username)
+
+
+def _refusal(before: int) -> tuple:
+    (event,) = events_since(before)
+    return event.action, event.outcome, event.case_id, event.rule, event.details
+
+
+def test_each_refusal_records_what_was_asked_for_and_why(api, client, session, cases):
+    """A DPO must be able to account for every refused request: which record was asked
+    for, on which case, and the reason the hub gave."""
+    case = cases[0]
+    refusals = []
+    before = last_seq()  # a case id nobody has
+    assert api("police.officer").get("/cases/999999").status_code == 404
+    refusals.append((_refusal(before), ("case:read", "denied", None,
+                                        "deny by default: no relationship with the case",
+                                        {"requested_id": 999999})))
+    sign_in(client, "outsider.officer")
+    before = last_seq()  # a real case, for someone not on it (the page's read, by default)
+    assert client.get(f"/cases/{case.id}").status_code == 404
+    refusals.append((_refusal(before), ("case:read", "denied", case.id,
+                                        "deny by default: no relationship with the case", {})))
+    before = last_seq()  # a place on the team that is not there
+    assert api("police.officer").delete(f"/cases/{case.id}/members/999999").status_code == 404
+    refusals.append((_refusal(before), ("case:member:remove", "denied", case.id,
+                                        "no such team member", {"membership_id": 999999})))
+    before = last_seq()  # a user id that is nobody's
+    assert api("admin").get("/admin/users/999999").status_code == 404
+    refusals.append((_refusal(before), ("admin:user:read", "denied", None, "no such record",
+                                        {"requested_id": 999999})))
+    before = last_seq()  # break-glass on a case that does not exist
+    assert api("police.supervisor").post("/cases/999999/break-glass",
+                                         json={"reason": REASON}).status_code == 404
+    refusals.append((_refusal(before), ("case:break-glass", "denied", None, "no such case",
+                                        {"requested_id": 999999})))
+    for got, want in refusals:
+        assert got == want
+
+
+def test_break_glass_cannot_change_the_team_and_says_so(api, session, cases):
+    case = cases[0]
+    leave_team("police.supervisor", case.id)
+    assert api("police.supervisor").post(f"/cases/{case.id}/break-glass",
+                                         json={"reason": REASON}).status_code == 200
+    before = last_seq()
+    added = api("police.supervisor").post(f"/cases/{case.id}/members",
+                                          json={"agency": "police"})
+    assert added.status_code == 403
+    action, outcome, case_id, rule, _details = _refusal(before)
+    assert (action, outcome, case_id) == ("case:member:add", "denied", case.id)
+    assert rule.startswith("only team members change the team, not") and "break" in rule
+
+
+def test_break_glass_beyond_ones_area_records_the_case(api, session):
+    hampshire = session.scalar(select(Case).join(Case.area).where(Area.code == "hampshire"))
+    before = last_seq()
+    assert api("police.supervisor").post(f"/cases/{hampshire.id}/break-glass",
+                                         json={"reason": REASON}).status_code == 404
+    assert _refusal(before) == ("case:break-glass", "denied", hampshire.id,
+                                "case in another area", {"requested_id": hampshire.id})
 
 
 # -- writes ------------------------------------------------------------------------------------
