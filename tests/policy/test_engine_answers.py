@@ -312,3 +312,58 @@ def test_permission_answers_name_the_role_that_has_it_or_lacks_it(policy):
         "deny", "default-deny", "denied: nobody is signed in")
     with pytest.raises(TypeError, match="unknown permission 'case:list'"):
         policy.explain_permission(Principal(1, "u", "police", "officer"), "case:list")
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_a_decision_withholds_what_is_not_wholly_readable_and_says_why(policy, area):
+    for agency in PARTNERS:
+        role = next(iter(policy.set.agencies[agency]["roles"]))
+        decision = policy.case_decision(Principal(1, "u", agency, role), area,
+                                        Relationship.MEMBER, "active")
+        assert decision.allowed is True and decision.digest == policy.digest
+        assert decision.withheld == tuple(c for c in CLASSES if not reads(agency, area, c))
+        rules = sorted({g.rule for g in decision.read.values()})
+        assert decision.why == f"member; allowed by {', '.join(rules)}"
+    police = policy.case_decision(Principal(1, "u", "police", "officer"), area,
+                                  Relationship.MEMBER, "active")
+    assert police.why == "member; allowed by police-read, police-read-safety-plan"
+
+
+def test_the_hubs_own_staff_open_no_case(policy):
+    """A DPO or an administrator on a case team would still read nothing of it: the case
+    does not open for them (it is their work to audit access, not to read cases)."""
+    for role in ("dpo", "admin"):
+        decision = policy.case_decision(Principal(1, "u", "hub", role), "london",
+                                        Relationship.MEMBER, "active")
+        assert (decision.allowed, decision.relationship, decision.digest) == (
+            False, Relationship.MEMBER, policy.digest)
+        assert decision.why == f"no rule lets hub {role} read any class as member"
+        assert decision.explain("case.core").effect == "deny"
+
+
+def test_refused_decisions_carry_the_policy_digest_and_footing(policy):
+    nowhere = policy.case_decision(Principal(1, "u", "police", "officer"), "atlantis",
+                                   Relationship.BREAK_GLASS, "active")
+    retired = policy.case_decision(Principal(1, "u", "police", "gone"), "london",
+                                   Relationship.MEMBER, "active")
+    for refused, footing in ((nowhere, Relationship.BREAK_GLASS),
+                             (retired, Relationship.MEMBER)):
+        assert (refused.allowed, refused.relationship, refused.digest) == (
+            False, footing, policy.digest)
+    assert retired.why == "police has no role 'gone' in roles.yaml"
+
+
+def test_a_grant_of_some_kinds_is_explained_with_them(policy, extended):
+    police = Principal(1, "u", "police", "officer")
+    assert str(policy.explain(police, "london", Relationship.MEMBER, "victim.support")) == (
+        "allowed by police-read-safety-plan (base.yaml) for entries of kinds safety_plan only")
+    nhs = Principal(1, "u", "nhs", "clinician")
+    assert str(extended.explain(nhs, "london", Relationship.MEMBER, "victim.support")) == (
+        "allowed by test-nhs-reads-two-kinds (base.yaml) for entries of kinds meeting, "
+        "safety_plan only")
+
+
+def test_an_agency_kind_the_policy_does_not_know_has_no_roles(policy):
+    assert policy.roles("bank") == {}
+    assert not policy.has_permission(Principal(1, "u", "bank", "teller"), Permission.CASE_LIST)
+    assert not policy.is_known_role("bank", "teller")
