@@ -214,6 +214,14 @@ EXTRA_RULES = [  # added to a copy of the base policy
     {"id": "test-probation-reads-safety-plans-once-closed", "effect": "allow",
      "agencies": ["probation"], "actions": ["read"], "relationship": ["member"],
      "classes": ["victim.support"], "kinds": ["safety_plan"], "statuses": ["closed"]},
+    {"id": "test-analysts-read-clinical-assessments", "effect": "allow",
+     "agencies": ["police"], "roles": ["analyst"], "actions": ["read"],
+     "relationship": ["member"], "classes": ["clinical"], "kinds": ["risk_assessment"]},
+    {"id": "test-cps-members-read-support", "effect": "allow", "agencies": ["cps"],
+     "actions": ["read"], "relationship": ["member"], "classes": ["victim.support"]},
+    {"id": "test-cps-break-glass-reads-safety-plans", "effect": "allow", "agencies": ["cps"],
+     "actions": ["read"], "relationship": ["break_glass"], "classes": ["victim.support"],
+     "kinds": ["safety_plan"]},
 ]
 
 
@@ -258,7 +266,7 @@ def test_a_grant_of_two_kinds_names_both(extended):
                            "entries of kinds meeting, safety_plan")
     # Read by kind, an entry is exposed beyond who reads the whole of a guarded class.
     assert extended.exposed("london", "victim.support", "safety_plan", "clinical") == {
-        "advocacy", "police", "probation"}
+        "advocacy", "cps", "police", "probation"}
 
 
 def test_grants_by_kind_add_up_and_stay_by_kind_in_every_status(extended):
@@ -338,7 +346,8 @@ def test_the_hubs_own_staff_open_no_case(policy):
         assert (decision.allowed, decision.relationship, decision.digest) == (
             False, Relationship.MEMBER, policy.digest)
         assert decision.why == f"no rule lets hub {role} read any class as member"
-        assert decision.explain("case.core").effect == "deny"
+        why = decision.explain("case.core")
+        assert (why.effect, why.rule) == ("deny", "default-deny")
 
 
 def test_refused_decisions_carry_the_policy_digest_and_footing(policy):
@@ -367,3 +376,14 @@ def test_an_agency_kind_the_policy_does_not_know_has_no_roles(policy):
     assert policy.roles("bank") == {}
     assert not policy.has_permission(Principal(1, "u", "bank", "teller"), Permission.CASE_LIST)
     assert not policy.is_known_role("bank", "teller")
+
+
+def test_a_grant_limited_to_kinds_stays_limited_for_its_role_and_footing(extended):
+    """Kinds come from the rules that apply to the role and footing asking, never from
+    another role's or footing's: that would turn a part of a class into all of it."""
+    assert _cells(extended, "police", "analyst")["clinical"] == "R (risk_assessment only)"
+    cps = Principal(1, "u", "cps", "prosecutor")
+    glass = extended.case_decision(cps, "london", Relationship.BREAK_GLASS, "active")
+    member = extended.case_decision(cps, "london", Relationship.MEMBER, "active")
+    assert glass.read["victim.support"].kinds == {"safety_plan"}
+    assert member.read["victim.support"].kinds is None
