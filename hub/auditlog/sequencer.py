@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -228,18 +227,28 @@ def init_app(app: Flask) -> None:
     if interval <= 0:
         return
     started: dict[int, threading.Thread] = {}
+    stopping = threading.Event()
+    app.extensions["hub.sequencer"] = (stopping, started)
 
     @app.before_request
     def _start_sequencer():
         if os.getpid() not in started:
             started[os.getpid()] = thread = threading.Thread(
-                target=_loop, args=(app, interval), name="audit-sequencer", daemon=True)
+                target=_loop, args=(app, interval, stopping), name="audit-sequencer", daemon=True)
             thread.start()
 
 
-def _loop(app: Flask, interval: float) -> None:
-    while True:
-        time.sleep(interval)
+def stop(app: Flask) -> None:
+    """End this process's scheduled runs of the sequencer, waiting for one in progress."""
+    if "hub.sequencer" in app.extensions:
+        stopping, started = app.extensions["hub.sequencer"]
+        stopping.set()
+        if thread := started.get(os.getpid()):
+            thread.join()
+
+
+def _loop(app: Flask, interval: float, stopping: threading.Event) -> None:
+    while not stopping.wait(interval):
         with app.app_context():
             try:
                 run_once()

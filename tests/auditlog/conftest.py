@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from hub import create_app
+from hub.auditlog import sequencer
 from hub.extensions import db
 from tests.support.apps import (
     BACKENDS,
@@ -52,6 +53,9 @@ def fresh(tmp_path, request):
 
 
 def _dispose(app) -> None:
+    # A scheduled sequencer left running would go on using `db.session`, which the next
+    # test's session fixture points at its own transaction.
+    sequencer.stop(app)
     with app.app_context():
         db.engine.dispose()
 

@@ -142,6 +142,8 @@ def test_the_hub_runs_the_sequencer_on_a_schedule(fresh):
     while time.monotonic() < deadline and len(leaf_seqs(app)) < len(event_seqs(app)):
         time.sleep(0.1)
     assert leaf_seqs(app) == event_seqs(app)
+    sequencer.stop(app)
+    assert "audit-sequencer" not in [thread.name for thread in threading.enumerate()]
 
 
 def test_interval_defaults_off_in_test_and_on_in_development(tmp_path):
