@@ -24,15 +24,26 @@ def matrix():
     access.require(Permission.POLICY_READ)
     policy = current_policy()
     audit.record_now("policy:read", details={"digest": policy.digest})
-    return render_template("policy/matrix.html", digest=policy.digest, areas=_areas(policy),
-                           roles=_roles(policy), rules=_rules(policy),
+    areas = _areas(policy)
+    return render_template("policy/matrix.html", digest=policy.digest, areas=areas,
+                           columns=_columns(policy, areas), rules=_rules(policy),
                            classes=policy.set.classes)
 
 
-def _roles(policy) -> list[tuple[str, str]]:
-    """Roles of the kinds of agency that do casework; the hub's own staff (DPOs,
-    administrators) see no case content, so have no column."""
-    return [(kind, role) for kind in policy.casework_kinds() for role in policy.roles(kind)]
+def _columns(policy, areas: list[dict]) -> list[tuple[str, list[str]]]:
+    """A column per kind of agency that does casework and, within it, per group of roles
+    whose cells are the same everywhere (so four police roles that see alike take one
+    column, not four). The hub's own staff see no case content, so have no column."""
+    columns = []
+    for kind in policy.casework_kinds():
+        groups: dict[tuple, list[str]] = {}
+        for role in policy.roles(kind):
+            alike = tuple((c["read"], c["write_cell"], c["break_glass_read"])
+                          for area in areas for name in policy.set.classes
+                          for c in [area["cells"][(name, kind, role)]])
+            groups.setdefault(alike, []).append(role)
+        columns.extend((kind, roles) for roles in groups.values())
+    return columns
 
 
 def _areas(policy) -> list[dict]:
