@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter, RequestRedirect
 
 from hub import config as hub_config
 from hub.boundary import BadInput, HubRequest, HubResponse, first_bad, request_fields
+from hub.cases import risk_tools
 from hub.crypto import Keyring
 from hub.extensions import csrf, db, limiter, login_manager, migrate
 from hub.policy import load_policy
@@ -54,6 +55,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     app.extensions["hub.keyring"] = Keyring(app.config["HUB_DATA_KEY"])
     app.extensions["hub.policy"] = load_policy(app.config["HUB_POLICY_DIR"])
+    app.extensions["hub.risk_tools"] = risk_tools.load(
+        Path(app.config["HUB_POLICY_DIR"]) / "tools", app.extensions["hub.policy"])
 
     from hub import models  # noqa: F401  -- every table, for Alembic and relationships
     from hub.admin import api as _admin_api  # noqa: F401  -- its routes join the API blueprint

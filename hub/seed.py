@@ -14,9 +14,11 @@ from sqlalchemy import select
 from hub.accounts.models import Agency, Area, User
 from hub.accounts.security import DEMO_PASSWORD, hash_password
 from hub.auditlog import writer as audit
-from hub.cases import operations, subjects
-from hub.cases.models import Case, Entry, Membership
+from hub.cases import casework, operations, queries, subjects
+from hub.cases.models import Case, Entry, Membership, Referral
 from hub.extensions import db
+from hub.policy import Principal
+from hub.timeutil import utcnow
 
 USERS = [  # username, display name, agency, role, area, on the demo case teams
     ("police.officer", "PC Sam Ellery", "police", "officer", "london", True),
@@ -26,6 +28,7 @@ USERS = [  # username, display name, agency, role, area, on the demo case teams
     ("cps.prosecutor", "Morgan Hale", "cps", "prosecutor", "london", True),
     ("advocate", "Robin Castell", "advocacy", "advocate", "london", True),
     ("outsider.officer", "PC Lee Outram", "police", "officer", "london", False),
+    ("coordinator", "Dana Whitlow (STAC coordinator)", "police", "coordinator", "london", True),
     ("dpo", "Chris Dalby (DPO)", "hub", "dpo", None, False),
     ("admin", "Pat Admin", "hub", "admin", None, False),
 ]
@@ -70,6 +73,43 @@ CASES = [
                      "pnc_id": "2013/0998877M"},
      "victims": [{"name": "Jess Exampleford", "email": "jess@example.org",
                   "phone": "07700 900321"}]},
+]
+
+# How each demo case was referred (by its number), and the S-DASH "yes" answers the
+# advocate gave at its first assessment: enough for the case's risk level.
+REFERRALS = {
+    1: {"source": "police", "relationship": "ex_intimate_partner",
+        "crime_reference": "CAD 4412/02SEP26",
+        "behaviours": ["calls", "messages", "following", "loitering", "threats"]},
+    2: {"source": "helpline", "relationship": "stranger", "referrer_name": "Helpline caseworker",
+        "behaviours": ["following", "loitering", "online"]},
+    3: {"source": "advocacy", "relationship": "colleague",
+        "behaviours": ["messages", "contacting_work", "threats"]},
+    4: {"source": "police", "relationship": "neighbour", "behaviours": ["loitering", "damage"]},
+    5: {"source": "probation", "relationship": "ex_intimate_partner",
+        "behaviours": ["messages", "online"]},
+}
+SDASH_YES = {"high": ["frightened", "previous_abuse", "followed", "threatened_violence",
+                      "third_parties", "drugs_alcohol_mental_health"],
+             "medium": ["frightened", "followed", "turned_up"],
+             "standard": ["frightened"]}
+
+# Two referrals waiting for the coordinator: from the Helpline, and an anonymous online one.
+PENDING = [
+    {"source": "helpline", "referrer_name": "National Stalking Helpline", "area": "london",
+     "consent_to_referral": True, "consent_to_contact": True, "relationship": "acquaintance",
+     "behaviours": ["calls", "messages", "unwanted_gifts"],
+     "summary": "Helpline referral: gym acquaintance sending gifts and messages daily.",
+     "victim": {"name": "Nadia Pretend", "phone": "07700 900654",
+                "safe_contact": "Text first; no voicemail. Safe to call after 6pm."},
+     "perpetrator": {"name": "Oscar Unreal", "date_of_birth": date(1988, 4, 22)}},
+    {"source": "self", "area": "london", "consent_to_referral": True,
+     "consent_to_contact": True, "relationship": "online_only",
+     "behaviours": ["online", "messages", "threats"],
+     "summary": "Self-referral: anonymous accounts posting about her and messaging threats.",
+     "victim": {"name": "Bea Specimen", "email": "bea.specimen@example.org",
+                "safe_contact": "Email only; do not phone."},
+     "perpetrator": {"online_identifiers": ["@shadow_watcher_0", "throwaway.mail@example.org"]}},
 ]
 
 # (author, kind, class, body, restricted_to) added to every demo case.
@@ -129,6 +169,10 @@ def seed_demo() -> dict[str, int]:
         if _by(Case, summary=spec["summary"]) is None:
             _seed_case(spec, number)
             created["cases"] += 1
+    for spec in PENDING:
+        if _by(Case, summary=spec["summary"]) is None:
+            casework.create_referral(_by(User, username="coordinator"), spec)
+            created["cases"] += 1
     return created
 
 
@@ -148,8 +192,21 @@ def _seed_case(spec: dict, number: int) -> None:
         db.session.add(entry)
         db.session.flush()
         operations.write_version(case, entry, author, body)
+    decided = case.status not in casework.OPEN_REFERRAL
+    db.session.add(Referral(
+        case_id=case.id, entered_by_id=referrer.id, agency_id=referrer.agency_id,
+        referred_on=case.referred_on, consent_to_referral=True, consent_to_contact=True,
+        perpetrator_named=True, decision="accept" if decided else None,
+        decided_by_id=_by(User, username="coordinator").id if decided else None,
+        decided_at=utcnow() if decided else None, **{("relation" if k == "relationship" else k): v
+                                           for k, v in REFERRALS[number].items()}))
     audit.record("seed:demo", case_id=case.id, details={"demo_case": number})
     audit.commit()
+    advocate = _by(User, username="advocate")
+    yes = SDASH_YES[spec["risk_level"]]
+    casework.add_risk_assessment(advocate, case, queries.decide(Principal.of(advocate), case), {
+        "tool": "s-dash",
+        "answers": {q.id: q.id in yes for q in casework.tools()["s-dash"].questions}})
 
 
 def _by(model, **where):

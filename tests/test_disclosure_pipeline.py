@@ -17,7 +17,7 @@ from hub import disclosure
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog import writer
 from hub.auditlog.writer import AuditUnavailable
-from hub.cases.models import Case, Entry, Membership, Person
+from hub.cases.models import Case, Entry, Membership, Person, Referral
 from hub.dpo.models import Alert
 from hub.oidc.models import IdentityProvider
 from tests.support.apps import DEMO_USERS
@@ -27,7 +27,7 @@ from tests.support.factories import sign_in
 CASE_DATA = ("Fenwick-Example", "Claire Example-Holt", "12 Example Road", "07700 900123",
              "claire.holt@example.org", "Ex-partner fixated",
              "vehicle tracker", "Safety plan agreed")
-USERS = ("police.officer", "dpo", "admin")
+USERS = ("police.officer", "coordinator", "dpo", "admin")
 NOT_CASE_ROUTES = {"static", "govuk_assets.static"}  # files shipped with the hub
 
 
@@ -43,6 +43,7 @@ def _ids(session) -> dict[str, object]:
         "user_id": session.scalar(select(User.id).where(User.username == "police.officer")),
         "agency_id": first(Agency), "area_id": first(Area), "alert_id": first(Alert) or 1,
         "provider_id": first(IdentityProvider) or 1,
+        "referral_id": session.scalar(select(Referral.id).where(Referral.case_id == case.id)),
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from hub.policy import current_policy
-from hub.schemas import Strict
+from hub.schemas import JsonBoolean, Strict
 
 _SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,31}$", error="lower-case letters, digits, -")
 _CLAIM_VALUE = fields.String(validate=validate.Length(min=1, max=64))
@@ -35,15 +35,6 @@ class UserCreateIn(Strict):
     role = fields.String(required=True, validate=validate.Length(min=1, max=32))
     area = fields.String(load_default=None, allow_none=True,
                          validate=validate.Length(min=1, max=32))
-
-
-class JsonBoolean(fields.Boolean):
-    """JSON true or false only, never 0, "no" or "off"."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
 
 
 # Area and agency codes: lower-case letters, digits and hyphens (they appear in URLs, case

@@ -106,6 +106,8 @@ def build_spec() -> dict:
     for path, operations in _place_paths(spec, ref).items():  # areas and agencies: below
         paths.setdefault(path, {}).update(operations)
     paths.update(_case_page_paths(spec, ref))  # the case page's routes: described below
+    for path, operations in _casework_paths(spec, ref).items():
+        paths.setdefault(path, {}).update(operations)
     for path, operations in _undescribed(paths).items():
         paths.setdefault(path, {}).update(operations)
     for path, operations in paths.items():
@@ -340,3 +342,50 @@ def _case_page_paths(spec: APISpec, ref) -> dict:
         "requestBody": _body(ref("PersonUpdateIn")),
         "responses": _responses(200, "the changes made: {id, changes: [{class, fields, at, "
                                      "agency}]}", 400, 403, 404, 409)}}}
+
+
+# -- casework: referral, screening, risk assessment (issue 14) ----------------------------
+def _casework_paths(spec: APISpec, ref) -> dict:
+    from hub.cases import schemas as s
+
+    for name, schema in [("ReferralIn", s.ReferralIn), ("DecisionIn", s.DecisionIn),
+                         ("RiskAssessmentIn", s.RiskAssessmentIn)]:
+        spec.components.schema(name, schema=schema)
+    return {
+        "/referrals": {
+            "get": {"summary": "The screening queue: referrals waiting for the caller",
+                    "description": "Coordinators (referral:screen) only; oldest first. Each "
+                                   "item is a case summary with its `referral`.",
+                    "responses": _responses(200, "{items: [...], total}", 403)},
+            "post": {"summary": "Refer a case: it opens in `referred`",
+                     "description": "The person who refers it and the area's coordinators "
+                                    "join its team; nobody else learns of it. The "
+                                    "perpetrator needs a name or at least one online "
+                                    "identifier. When `behaviours` includes `other`, "
+                                    "`behaviours_other` says what it is. `referred_on` is "
+                                    "not in the future.",
+                     "requestBody": _body(ref("ReferralIn")),
+                     "responses": _responses(201, "{id, case_id, reference, status, ...}",
+                                             400, 403)}},
+        "/referrals/{referral_id}/decision": {"post": {
+            "summary": "Screen a referral: accept, decline or signpost",
+            "description": "A coordinator on the case's team decides once (409 after). "
+                           "Accepting opens the case (`accepted`) and answers its `case_id`; "
+                           "declining or signposting closes it and needs a `reason`.",
+            "parameters": [_id("referral_id")], "requestBody": _body(ref("DecisionIn")),
+            "responses": _responses(200, "{id, decision, status, case_id?}",
+                                    400, 403, 404, 409)}},
+        "/risk-tools": {"get": {
+            "summary": "The risk assessment tools, their questions and scoring",
+            "responses": _responses(200, "{items: [{tool, name, questions, scoring, ...}]}")}},
+        "/cases/{case_id}/risk-assessments": {"post": {
+            "summary": "Record a risk assessment; its level becomes the case's",
+            "description": "Answer every question of the tool (GET /risk-tools). A `level` "
+                           "other than the one the answers suggest needs an "
+                           "`override_reason`. Whoever may write the tool's answers class "
+                           "on the case completes it (403 otherwise). `review_on` is today "
+                           "or later.",
+            "parameters": [_id("case_id")], "requestBody": _body(ref("RiskAssessmentIn")),
+            "responses": _responses(201, "{id, tool, score, suggested_level, level, "
+                                         "review_on, case_risk_level}", 400, 403, 404)}},
+    }

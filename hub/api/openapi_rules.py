@@ -38,6 +38,7 @@ def apply(spec: dict) -> None:
     _entries(schemas)
     _members(schemas)
     _cases(schemas)
+    _casework(schemas)
     _exemptions(schemas)
     _admin(schemas)
     for operation in _operations(spec):
@@ -120,6 +121,57 @@ def _members(schemas: dict) -> None:
 def _cases(schemas: dict) -> None:
     if "CaseIn" in schemas:
         schemas["CaseIn"]["properties"]["area"]["enum"] = _areas()
+
+
+# Text that must say something: not empty and not only spaces.
+SAYS_SOMETHING = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
+
+def _casework(schemas: dict) -> None:
+    """A referral's area exists and its perpetrator has a name or an online identifier; a
+    decline or signpost gives a reason; an assessment answers exactly its tool's questions,
+    each of the right type."""
+    if "ReferralIn" in schemas:
+        referral = schemas["ReferralIn"]
+        referral["properties"]["area"]["enum"] = _areas()
+        referral["required"] = sorted({*referral.get("required", ()), "perpetrator"})
+        perpetrator = schemas.get("ReferredPerpetratorIn", {})
+        if perpetrator:
+            perpetrator["anyOf"] = [
+                {"required": ["name"]},
+                {"required": ["online_identifiers"],
+                 "properties": {"online_identifiers": {"minItems": 1}}}]
+    if "DecisionIn" in schemas:
+        schemas["DecisionIn"]["oneOf"] = [
+            {"properties": {"decision": {"enum": ["accept"]}}},
+            {"required": ["reason"], "properties": {
+                "decision": {"enum": ["decline", "signpost"]},
+                "reason": {"type": "string", "pattern": SAYS_SOMETHING}}}]
+    if "RiskAssessmentIn" in schemas:
+        _assessment(schemas["RiskAssessmentIn"])
+
+
+def _assessment(schema: dict) -> None:
+    from hub.cases.risk_tools import JUDGEMENTS, TEXT_LIMIT
+
+    answer = {"yes_no": lambda q: {"type": "boolean"},
+              "choice": lambda q: {"type": "string", "enum": list(q.options)},
+              "judgement": lambda q: {"type": "string", "enum": list(JUDGEMENTS)},
+              "text": lambda q: {"type": "string", "maxLength": TEXT_LIMIT,
+                                 "pattern": SAYS_SOMETHING}}
+    variants = []
+    for tool in current_app.extensions["hub.risk_tools"].values():
+        variant = {"properties": {"tool": {"enum": [tool.id]}, "answers": {
+            "type": "object", "additionalProperties": False,
+            "required": [q.id for q in tool.questions],
+            "properties": {q.id: answer[q.type](q) for q in tool.questions}}}}
+        if tool.summary_class is None:
+            variant["not"] = {"required": ["shared_summary"]}
+        variants.append(variant)
+    schema["properties"]["tool"]["enum"] = sorted(current_app.extensions["hub.risk_tools"])
+    schema["properties"]["override_reason"]["pattern"] = SAYS_SOMETHING
+    schema["oneOf"] = variants
+    schema["description"] = "a level other than the suggested one needs an override_reason"
 
 
 def _exemptions(schemas: dict) -> None:

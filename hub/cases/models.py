@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -22,7 +23,15 @@ from hub import crypto
 from hub.accounts.models import Agency, Area, User
 from hub.extensions import db
 from hub.timeutil import UTCDateTime, utcnow
-from hub.vocabulary import CASE_STATUSES, ENTRY_KINDS, PARTIES, RISK_LEVELS
+from hub.vocabulary import (
+    CASE_STATUSES,
+    ENTRY_KINDS,
+    PARTIES,
+    REFERRAL_DECISIONS,
+    REFERRAL_SOURCES,
+    RELATIONSHIPS,
+    RISK_LEVELS,
+)
 
 
 class DataKey(db.Model):
@@ -103,8 +112,9 @@ class Case(db.Model):
         return [p.person for p in self.parties if p.party == party]
 
 
-#: A person's details encrypted at rest; a victim's are her location (victim.location).
-ENCRYPTED_FIELDS = ("address", "phone", "email", "workplace")
+#: A person's details encrypted at rest; a victim's are her location (victim.location),
+#: safe ways to contact her ("no voicemail", "text only after 6pm") among them.
+ENCRYPTED_FIELDS = ("address", "phone", "email", "workplace", "safe_contact")
 
 
 class Person(Encrypted, db.Model):
@@ -115,6 +125,8 @@ class Person(Encrypted, db.Model):
     name: Mapped[str | None] = mapped_column(String(200))  #: NULL once erased
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: handles, profile addresses: all that may be known of an anonymous online stalker
+    online_identifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
     pnc_id: Mapped[str | None] = mapped_column(String(20))  #: Police National Computer id
     nhs_number: Mapped[str | None] = mapped_column(String(10))
     data_key_id: Mapped[int] = mapped_column(ForeignKey("data_keys.id"))
@@ -122,6 +134,7 @@ class Person(Encrypted, db.Model):
     phone_ct: Mapped[str | None] = mapped_column(String(500))
     email_ct: Mapped[str | None] = mapped_column(String(1000))
     workplace_ct: Mapped[str | None] = mapped_column(String(2000))
+    safe_contact_ct: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -257,10 +270,12 @@ class BreakGlassGrant(db.Model):
 PERSON_FIELDS = {
     "victim": {"name": "victim.identity", "date_of_birth": "victim.identity",
                "address": "victim.location", "phone": "victim.location",
-               "email": "victim.location", "workplace": "victim.location"},
+               "email": "victim.location", "workplace": "victim.location",
+               "safe_contact": "victim.location"},
     "perpetrator": {"name": "perpetrator.identity", "date_of_birth": "perpetrator.identity",
                     "aliases": "perpetrator.identity", "pnc_id": "perpetrator.identity",
-                    "nhs_number": "perpetrator.identity", "address": "perpetrator.identity"},
+                    "nhs_number": "perpetrator.identity", "address": "perpetrator.identity",
+                    "online_identifiers": "perpetrator.identity"},
 }
 
 
@@ -299,3 +314,76 @@ class PersonChange(db.Model):
             return {}
         return json.loads(crypto.decrypt(self.person.data_key.plain(), self.previous_ct,
                                          self._context()))
+
+
+class Referral(db.Model):
+    """How a case came to the STAC, and what screening decided (DOMAIN "Casework" 1, 2).
+
+    Everything here is ``case.core``: who referred, when, the victim's consent, the
+    relationship and behaviours. The victim's safe contact instructions are hers
+    (``Person.safe_contact``, victim.location) and online identifiers are the perpetrator's
+    (perpetrator.identity). Until screening accepts it, the case is ``referred``.
+    """
+
+    __tablename__ = "referrals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(16))
+    referrer_name: Mapped[str | None] = mapped_column(String(200))  #: e.g. the Helpline caller
+    entered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))  #: who entered it
+    referred_on: Mapped[date] = mapped_column(Date)
+    crime_reference: Mapped[str | None] = mapped_column(String(40))
+    consent_to_referral: Mapped[bool] = mapped_column(Boolean)
+    consent_to_contact: Mapped[bool] = mapped_column(Boolean)
+    #: to the perpetrator (``relationship`` in the API; the name is taken here by the ORM)
+    relation: Mapped[str] = mapped_column("relationship", String(32))
+    behaviours: Mapped[list[str]] = mapped_column(JSON, default=list)
+    behaviours_other: Mapped[str | None] = mapped_column(String(200))
+    perpetrator_named: Mapped[bool] = mapped_column(Boolean)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decision_reason: Mapped[str | None] = mapped_column(String(1000))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship()
+    agency: Mapped[Agency] = relationship(lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __table_args__ = (
+        CheckConstraint(f"source IN {REFERRAL_SOURCES}", name="source"),
+        CheckConstraint(f"relationship IN {RELATIONSHIPS}", name="relationship"),
+        CheckConstraint(f"decision IN {REFERRAL_DECISIONS}", name="decision"),
+    )
+
+
+class RiskAssessment(db.Model):
+    """One completed risk assessment (DOMAIN "Casework" 3). Its score and levels are
+    ``case.core``; the assessor's words live in entries, each in its own class: the
+    override reason in a ``case.core`` entry, the answers in the tool's class
+    (``victim.support`` or ``clinical``), and a clinical tool's shared summary in
+    ``clinical.summary``. The case's risk level is the latest assessment's."""
+
+    __tablename__ = "risk_assessments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    tool: Mapped[str] = mapped_column(String(32))  #: a tool in policies/tools/
+    score: Mapped[int | None]  #: None for a structured-judgement tool
+    suggested_level: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))
+    review_on: Mapped[date | None] = mapped_column(Date)
+    assessor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    assessed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    core_entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"))
+    answers_entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"))
+    summary_entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
+
+    assessor: Mapped[User] = relationship(lazy="joined")
+    agency: Mapped[Agency] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint(f"suggested_level IN {RISK_LEVELS}", name="suggested_level"),
+        CheckConstraint(f"level IN {RISK_LEVELS}", name="level"),
+    )

@@ -32,9 +32,11 @@ from hub.timeutil import utcnow
 
 
 def _new_person(data: dict, secrets: tuple[str, ...]) -> Person:
-    person = Person(name=data["name"], date_of_birth=data.get("date_of_birth"),
-                    aliases=data.get("aliases", []), pnc_id=data.get("pnc_id"),
-                    nhs_number=data.get("nhs_number"), data_key=DataKey.new())
+    person = Person(name=data.get("name"), date_of_birth=data.get("date_of_birth"),
+                    aliases=data.get("aliases", []),
+                    online_identifiers=data.get("online_identifiers", []),
+                    pnc_id=data.get("pnc_id"), nhs_number=data.get("nhs_number"),
+                    data_key=DataKey.new())
     db.session.add(person)
     db.session.flush()
     for name in secrets:
@@ -48,8 +50,20 @@ def _reference(area: Area, referred_on: date, case_id: int) -> str:
     return f"STAC-{area.code[:3].upper()}-{referred_on.year}-{case_id:05d}"
 
 
+VICTIM_SECRETS = ("address", "phone", "email", "workplace", "safe_contact")
+
+
 def create_case(user: User, data: dict) -> Case:
-    """A referral: the case, its perpetrator and victims, and the referrer on the team."""
+    """A case, its perpetrator and victims, and the referrer on the team."""
+    case, written, people = _new_case(user, data)
+    audit.record("case:create", case_id=case.id, classes=written, subject_ids=people,
+                 purpose="referral", user=user)
+    audit.commit()
+    return case
+
+
+def _new_case(user: User, data: dict) -> tuple[Case, set[str], list[int]]:
+    """The case and its people, uncommitted: with the classes written and the people's ids."""
     home = user.agency.area or user.area  # an agency with an area works there only
     area_code = data.get("area") or (home.code if home else None)
     area = db.session.scalar(select(Area).where(Area.code == area_code)) if area_code else None
@@ -69,21 +83,17 @@ def create_case(user: User, data: dict) -> Case:
     db.session.flush()
     case.reference = _reference(area, referred_on, case.id)
     perpetrator = _new_person(data["perpetrator"], ("address",))
-    victims = [_new_person(v, ("address", "phone", "email", "workplace"))
-               for v in data["victims"]]
+    victims = [_new_person(v, VICTIM_SECRETS) for v in data["victims"]]
     db.session.add(CaseParty(case=case, person=perpetrator, party="perpetrator"))
     db.session.add_all(CaseParty(case=case, person=v, party="victim") for v in victims)
     db.session.add(Membership(case=case, user_id=user.id, added_by_id=user.id))
     db.session.flush()
-    written = {"case.core", "perpetrator.identity", "victim.identity"}
-    if any(data["victims"][i].get(f) for i in range(len(victims))
-           for f in ("address", "phone", "email", "workplace")):
+    written = {"case.core", "victim.identity"}
+    if any(data["perpetrator"].get(f) for f in PERSON_FIELDS["perpetrator"]):
+        written.add("perpetrator.identity")
+    if any(v.get(f) for v in data["victims"] for f in VICTIM_SECRETS):
         written.add("victim.location")
-    audit.record("case:create", case_id=case.id, classes=written,
-                 subject_ids=[perpetrator.id, *(v.id for v in victims)], purpose="referral",
-                 user=user)
-    audit.commit()
-    return case
+    return case, written, [perpetrator.id, *(v.id for v in victims)]
 
 
 def update_case(user: User, case: Case, decision: CaseDecision, data: dict) -> Case:
@@ -205,11 +215,13 @@ def _check_kind(kind: str, info_class: str) -> None:
                       f"it may be filed as: {allowed}", "kind")
 
 
-def write_version(case: Case, entry: Entry, author: User, body: str) -> EntryVersion:
-    """Store the entry's content as its current version, encrypted under the case key."""
+def write_version(case: Case, entry: Entry, author: User, body: str,
+                  **structured) -> EntryVersion:
+    """Store the entry's content as its current version, encrypted under the case key:
+    its text, and the fields of a structured record (a risk assessment's answers)."""
     version = EntryVersion(entry_id=entry.id, version=entry.version, author_id=author.id)
     db.session.add(version)
-    version.seal(case, {"body": body})
+    version.seal(case, {"body": body, **structured})
     db.session.flush()
     db.session.refresh(entry, ["versions"])
     return version

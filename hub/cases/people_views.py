@@ -32,6 +32,9 @@ _PERSON_MESSAGES = {
     "phone": "Enter a phone number of up to 40 digits and spaces, like 07700 900982",
     "email": "Enter an email address in the correct format, like name@example.com",
     "workplace": "The workplace must be 500 characters or fewer",
+    "safe_contact": "The ways to contact her must be 500 characters or fewer",
+    "online_identifiers": "Enter up to 20 online identifiers, one a line, each 200 characters "
+                          "or fewer",
 }
 
 
@@ -120,7 +123,7 @@ def _person_form(form, names: list[str]) -> tuple[dict, dict]:
 
 
 def _person_value(name: str, text: str):
-    if name == "aliases":
+    if name in ("aliases", "online_identifiers"):
         return [line.strip() for line in text.splitlines() if line.strip()]
     if name == "nhs_number":
         text = text.replace(" ", "")
@@ -130,7 +133,8 @@ def _person_value(name: str, text: str):
 
 
 _SAID = {"date_of_birth": "date of birth", "aliases": "other names", "pnc_id": "PNC ID",
-         "nhs_number": "NHS number"}
+         "nhs_number": "NHS number", "safe_contact": "safe ways to contact her",
+         "online_identifiers": "online identifiers"}
 
 
 def _person_changes(party: str, changes) -> str:

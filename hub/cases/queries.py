@@ -21,6 +21,8 @@ from hub.cases.models import (
     Membership,
     Person,
     PersonChange,
+    Referral,
+    RiskAssessment,
 )
 from hub.extensions import db
 from hub.policy import (
@@ -326,3 +328,27 @@ def partner_agencies(area_id: int | None = None) -> list[Agency]:
 
 def case_by_reference(reference: str) -> Case | None:
     return db.session.scalar(select(Case).where(Case.reference == reference))
+
+
+# -- casework: referral and risk assessments (issue 14) ------------------------------------
+def referral(case: Case) -> Referral | None:
+    return db.session.scalar(select(Referral).where(Referral.case_id == case.id))
+
+
+def referral_by_id(referral_id: int) -> Referral | None:
+    return db.session.get(Referral, referral_id)
+
+
+def risk_assessments(case: Case) -> list[RiskAssessment]:
+    """The case's risk assessments, newest first: the first one's level is the case's."""
+    return list(db.session.scalars(select(RiskAssessment).where(
+        RiskAssessment.case_id == case.id).order_by(RiskAssessment.assessed_at.desc(),
+                                                    RiskAssessment.id.desc())))
+
+
+def screening_queue(principal: Principal) -> list[Case]:
+    """Referrals waiting for screening that the caller is on the team of, oldest first."""
+    visible = plan.visible_cases(current_policy(), principal, utcnow())
+    return list(db.session.scalars(
+        select(Case).where(visible, Case.status.in_(("referred", "screening")))
+        .options(selectinload(Case.parties)).order_by(Case.referred_on, Case.id)))

@@ -15,6 +15,8 @@ from hub.cases.models import (
     Entry,
     Person,
     PersonChange,
+    Referral,
+    RiskAssessment,
 )
 from hub.disclosure import Disclosure
 from hub.policy import CaseDecision, current_policy
@@ -109,6 +111,11 @@ def case_detail(case: Case, decision: CaseDecision, entries: list[Entry],
         body["perpetrator"] = _perpetrator(perpetrator, decision, changes, out)
     if decision.can_read("victim.identity"):
         body["victims"] = [_victim(v, decision, changes, out) for v in case.people("victim")]
+    if decision.can_read("case.core"):
+        body["referral"] = referral_out(queries.referral(case), out)
+        body["risk_assessments"] = [
+            assessment_out(a, case, decision, entries, agency, out)
+            for a in queries.risk_assessments(case)]
     shown = [e for e in visible(entries, decision, agency) if kind is None or e.kind == kind]
     body["entries"] = [entry_out(e, case, out) for e in shown]
     body["withheld"] = list(decision.withheld)
@@ -180,7 +187,8 @@ def _narrowed(entries: list[Entry], decision: CaseDecision, agency: str) -> int:
 def _perpetrator(p: Person, decision: CaseDecision, changes: dict, out: Disclosure) -> dict:
     out.add("perpetrator.identity", p)
     return {"id": p.id, "name": p.name, "date_of_birth": _iso(p.date_of_birth),
-            "aliases": p.aliases or [], "pnc_id": p.pnc_id, "nhs_number": p.nhs_number,
+            "aliases": p.aliases or [], "online_identifiers": p.online_identifiers or [],
+            "pnc_id": p.pnc_id, "nhs_number": p.nhs_number,
             "address": p.get_secret("address"),
             **_history(p, changes.get(p.id, ()), decision, out)}
 
@@ -232,3 +240,54 @@ def correction_form(person: Person, party: str, names: list[str], decision: Case
             values[name] = person.detail(name)
     values["version"] = queries.person_version(person, decision)
     return values
+
+
+# -- casework: referral and risk assessments (issue 14) ------------------------------------
+def referral_out(referral: Referral | None, out: Disclosure) -> dict | None:
+    """How the case came to the STAC and what screening decided: all case.core (the
+    victim's safe contact instructions are among her details, the perpetrator's online
+    identifiers among his). The caller may read case.core."""
+    if referral is None:
+        return None
+    out.add("case.core")
+    return {"id": referral.id, "source": referral.source,
+            "referrer_name": referral.referrer_name, "agency": referral.agency.code,
+            "referred_on": _iso(referral.referred_on),
+            "crime_reference": referral.crime_reference,
+            "consent_to_referral": referral.consent_to_referral,
+            "consent_to_contact": referral.consent_to_contact,
+            "relationship": referral.relation, "behaviours": list(referral.behaviours),
+            "behaviours_other": referral.behaviours_other,
+            "perpetrator_named": referral.perpetrator_named, "decision": referral.decision,
+            "decision_reason": referral.decision_reason,
+            "decided_at": _iso(referral.decided_at)}
+
+
+def assessment_out(assessment: RiskAssessment, case: Case, decision: CaseDecision,
+                   entries: list, agency: str, out: Disclosure) -> dict:
+    """One risk assessment: its score and levels (case.core, which the caller reads), then
+    each part held in an entry of its own class only if the caller may read that entry:
+    the override reason, the answers (victim.support or clinical) and a clinical tool's
+    shared summary. A part the caller may not read is named, never shown."""
+    by_id = {e.id: e for e in entries}
+    out.add("case.core")
+    row = {"id": assessment.id, "tool": assessment.tool, "score": assessment.score,
+           "suggested_level": assessment.suggested_level, "level": assessment.level,
+           "review_on": _iso(assessment.review_on),
+           "assessed_at": assessment.assessed_at.isoformat(),
+           "assessor": assessment.assessor.display_name, "agency": assessment.agency.code,
+           "withheld": []}
+    parts = (("override_reason", assessment.core_entry_id, "override_reason"),
+             ("answers", assessment.answers_entry_id, "answers"),
+             ("shared_summary", assessment.summary_entry_id, "body"))
+    for name, entry_id, key in parts:
+        entry = by_id.get(entry_id)
+        if entry is None:
+            continue
+        if decision.can_read_entry(entry.info_class, entry.kind, entry.restricted_to, agency):
+            out.add(entry.info_class)
+            out.add_people(subjects.people_of(entry, case))
+            row[name] = entry.current.content(case).get(key)
+        else:
+            row["withheld"].append({"part": name, "class": entry.info_class})
+    return row

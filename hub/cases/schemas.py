@@ -15,7 +15,8 @@ from marshmallow import (
 )
 
 from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, RISK_LEVELS
-from hub.schemas import Strict
+from hub.schemas import JsonBoolean, Strict
+from hub.vocabulary import BEHAVIOURS, REFERRAL_DECISIONS, REFERRAL_SOURCES, RELATIONSHIPS
 
 _name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 _NHS = validate.Regexp(r"^\d{10}$", error="must be 10 digits")
@@ -44,6 +45,7 @@ class VictimIn(Strict):
                                     validate.Regexp(r"^[0-9 +()-]*$", error="not a phone number")])
     email = fields.Email(validate=validate.Length(max=254))
     workplace = _text(500)
+    safe_contact = _text(500)  #: safe ways to contact her, e.g. "no voicemail"
 
 
 class CaseIn(Strict):
@@ -130,6 +132,9 @@ class PersonUpdateIn(Strict):
                           allow_none=True)
     email = fields.Email(validate=validate.Length(max=254), allow_none=True)
     workplace = _text(500, allow_none=True)
+    safe_contact = _text(500, allow_none=True)
+    online_identifiers = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                                     validate=validate.Length(max=20), allow_none=True)
     version = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**31 - 1))
 
     @validates("nhs_number")
@@ -181,3 +186,61 @@ class BreakGlassByReferenceIn(BreakGlassIn):
         if isinstance(data, dict) and isinstance(data.get("reference"), str):
             data = {**data, "reference": data["reference"].strip().upper()}
         return data
+
+
+# -- casework: referral, screening, risk assessment (issue 14) ----------------------------
+_IDENTIFIER = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class ReferredPerpetratorIn(PerpetratorIn):
+    """A perpetrator as a referral knows him: by name, or only by online identifiers."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    online_identifiers = fields.List(_IDENTIFIER, validate=validate.Length(max=20))
+
+
+class ReferralIn(Strict):
+    source = fields.String(required=True, validate=validate.OneOf(REFERRAL_SOURCES))
+    referrer_name = _text(200)
+    referred_on = fields.Date()
+    area = fields.String(validate=validate.Length(min=1, max=32))
+    crime_reference = fields.String(validate=validate.Length(min=1, max=40))
+    consent_to_referral = JsonBoolean(required=True)
+    consent_to_contact = JsonBoolean(required=True)
+    relationship = fields.String(required=True, validate=validate.OneOf(RELATIONSHIPS))
+    behaviours = fields.List(fields.String(validate=validate.OneOf(BEHAVIOURS)),
+                             validate=validate.Length(max=len(BEHAVIOURS)))
+    behaviours_other = _text(200)
+    summary = _text(500)
+    victim = fields.Nested(VictimIn, required=True)
+    perpetrator = fields.Nested(ReferredPerpetratorIn, load_default=dict)
+
+    @validates("referred_on")
+    def not_in_future(self, value, **_kwargs):
+        if value > date.today():
+            raise ValidationError("must not be in the future")
+
+    @validates_schema
+    def other_named(self, data, **_kwargs):
+        if "other" in data.get("behaviours", []) and not data.get("behaviours_other"):
+            raise ValidationError("say what the other behaviour is", "behaviours_other")
+
+
+class DecisionIn(Strict):
+    decision = fields.String(required=True, validate=validate.OneOf(REFERRAL_DECISIONS))
+    reason = _text(1000)
+
+
+class RiskAssessmentIn(Strict):
+    tool = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=48)),
+                          required=True)
+    level = fields.String(validate=validate.OneOf(RISK_LEVELS))
+    override_reason = _text(1000)
+    shared_summary = _text(5000)
+    review_on = fields.Date()
+
+    @validates("review_on")
+    def ahead(self, value, **_kwargs):
+        if value < date.today():
+            raise ValidationError("must be today or later")

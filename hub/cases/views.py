@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 
 from hub import access, disclosure
 from hub.auditlog import writer as audit
-from hub.cases import entry_form, operations, queries, reads, redaction, schemas
+from hub.cases import casework, entry_form, operations, queries, reads, redaction, schemas
 from hub.cases.models import CASE_STATUSES, ENTRY_KINDS, RISK_LEVELS
 from hub.forms import all_errors
 from hub.policy import Permission, current_policy
@@ -142,6 +142,12 @@ def render_case(case, decision, status: int = 200, *, errors: dict | None = None
         can_add_member=access.can(Permission.CASE_MEMBER_ADD)
         and decision.relationship is Relationship.MEMBER,
         can_add_entry=access.can(Permission.ENTRY_CREATE) and bool(decision.write),
+        can_screen=access.can(Permission.REFERRAL_SCREEN)
+        and decision.relationship is Relationship.MEMBER,
+        can_assess=access.can(Permission.ENTRY_CREATE) and any(
+            decision.can_write(t.answers_class) for t in casework.tools().values()),
+        tool_names={t.id: t.name for t in casework.tools().values()},
+        tool_questions={t.id: t.questions for t in casework.tools().values()},
         class_names=current_policy().set.classes), 400 if errors and status == 200 else status
 
 

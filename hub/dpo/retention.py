@@ -13,7 +13,14 @@ from sqlalchemy.orm import selectinload
 
 from hub.auditlog import writer as audit
 from hub.cases import subjects
-from hub.cases.models import BreakGlassGrant, CaseParty, Entry, EntryVersion, Person
+from hub.cases.models import (
+    ENCRYPTED_FIELDS,
+    BreakGlassGrant,
+    CaseParty,
+    Entry,
+    EntryVersion,
+    Person,
+)
 from hub.dpo.models import Erasure
 from hub.errors import Conflict
 from hub.extensions import db
@@ -66,8 +73,9 @@ def erase(person: Person, user, ground: str) -> Erasure:
     now, what = utcnow(), _classes_held(person)
     person.data_key.wrapped, person.data_key.destroyed_at = None, now
     person.name, person.date_of_birth, person.aliases = None, None, []
+    person.online_identifiers = []
     person.pnc_id = person.nhs_number = None
-    for name in ("address", "phone", "email", "workplace"):
+    for name in ENCRYPTED_FIELDS:
         setattr(person, f"{name}_ct", None)
     person.erased_at = now
     _empty_entries(person.id)
@@ -86,7 +94,7 @@ def _classes_held(person: Person) -> set[str]:
     parties = {p.party for p in db.session.scalars(
         select(CaseParty).where(CaseParty.person_id == person.id))}
     what = {f"{p}.identity" for p in parties}
-    if any(getattr(person, f"{n}_ct") for n in ("address", "phone", "email", "workplace")):
+    if any(getattr(person, f"{n}_ct") for n in ENCRYPTED_FIELDS):
         what.add("victim.location" if "victim" in parties else "perpetrator.identity")
     what.update(e.info_class for e in db.session.scalars(subjects.entries_about(person.id)))
     return what

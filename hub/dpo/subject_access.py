@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from hub.auditlog.models import AuditEvent, AuditSubject
 from hub.cases import subjects
-from hub.cases.models import Case, CaseParty, Entry, Person
+from hub.cases.models import ENCRYPTED_FIELDS, Case, CaseParty, Entry, Person, Referral
 from hub.crypto import KeyDestroyed
 from hub.dpo import retention
 from hub.dpo.models import Exemption
 from hub.extensions import db
 
 DISCLOSING_OUTCOME = "allowed"
-LOCATION_FIELDS = ("address", "phone", "email", "workplace")
+LOCATION_FIELDS = ENCRYPTED_FIELDS  # address, phone, email, workplace, safe contact
 
 
 def bundle(person_id: int) -> dict | None:
@@ -39,10 +39,11 @@ def _data(person: Person, parties, exempt: set[str]) -> tuple[dict, set[str]]:
     identity = "victim.identity" if any(p.party == "victim" for p in parties) \
         else "perpetrator.identity"
     data = {identity: {"name": person.name, "date_of_birth": _iso(person.date_of_birth),
-                       "aliases": person.aliases or [], "pnc_id": person.pnc_id,
-                       "nhs_number": person.nhs_number},
-            "cases": [{"case_id": p.case.id, "reference": p.case.reference, "party": p.party}
-                      for p in parties]}
+                       "aliases": person.aliases or [],
+                       "online_identifiers": person.online_identifiers or [],
+                       "pnc_id": person.pnc_id, "nhs_number": person.nhs_number},
+            "cases": [{"case_id": p.case.id, "reference": p.case.reference, "party": p.party,
+                       "referral": _referral(p.case_id)} for p in parties]}
     classes = {identity}
     location = _location(person)
     if location:
@@ -56,6 +57,19 @@ def _data(person: Person, parties, exempt: set[str]) -> tuple[dict, set[str]]:
         data.pop(name, None)
     classes -= exempt
     return data, classes
+
+
+def _referral(case_id: int) -> dict | None:
+    """How the person's case was referred (case.core, about everyone in the case)."""
+    found = db.session.scalar(select(Referral).where(Referral.case_id == case_id))
+    if found is None:
+        return None
+    return {"source": found.source, "referrer_name": found.referrer_name,
+            "referred_on": _iso(found.referred_on), "crime_reference": found.crime_reference,
+            "consent_to_referral": found.consent_to_referral,
+            "consent_to_contact": found.consent_to_contact, "relationship": found.relation,
+            "behaviours": list(found.behaviours), "behaviours_other": found.behaviours_other,
+            "decision": found.decision, "decision_reason": found.decision_reason}
 
 
 def _location(person: Person) -> dict:

@@ -16,6 +16,7 @@ class Permission(StrEnum):
     CASE_MEMBER_ADD = "case:member:add"
     ENTRY_CREATE = "entry:create"
     POLICY_READ = "policy:read"
+    REFERRAL_SCREEN = "referral:screen"
     RETENTION_ERASE = "retention:erase"
     SUBJECT_ACCESS_READ = "subject-access:read"
 
@@ -23,7 +24,8 @@ class Permission(StrEnum):
 # Permissions that only make sense for someone on case teams: a kind of agency whose staff
 # do no casework (`casework: false` in roles.yaml) may hold none of them.
 CASEWORK = frozenset({Permission.CASE_BREAK_GLASS, Permission.CASE_CREATE, Permission.CASE_LIST,
-                      Permission.CASE_MEMBER_ADD, Permission.ENTRY_CREATE})
+                      Permission.CASE_MEMBER_ADD, Permission.ENTRY_CREATE,
+                      Permission.REFERRAL_SCREEN})
 
 
 class ClassAction(StrEnum):

@@ -55,6 +55,7 @@ def _load_user(token: str):
 
 def register(app: Flask) -> None:
     from hub.accounts.views import bp as accounts_bp
+    from hub.cases.casework_views import bp as referrals_bp
     from hub.cases.views import bp as cases_bp
     from hub.dpo.audit_views import bp as audit_bp
     from hub.dpo.views import bp as dpo_bp
@@ -64,6 +65,7 @@ def register(app: Flask) -> None:
     login_manager.login_message = "Sign in to continue."
     app.register_blueprint(accounts_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(referrals_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(policy_bp)  # also records policy changes before any request
     app.register_blueprint(dpo_bp)

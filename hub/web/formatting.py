@@ -108,6 +108,23 @@ def parse_date(text: str) -> date:
     return date.fromisoformat((text or "").strip())
 
 
+def label(code: str | None) -> str:
+    """A casework code (a referral source, a behaviour, a risk level) in plain words."""
+    from hub.vocabulary import LABELS
+
+    return LABELS.get(code or "", (code or "").replace("_", " ").capitalize())
+
+
+def label_pair(code: str) -> tuple[str, str]:
+    """(code, plain words): an option of a form's radios or checkboxes."""
+    return code, label(code)
+
+
+def tool_pair(tool) -> tuple[str, str]:
+    return tool.id, tool.name
+
+
 def register(app) -> None:
-    for name in ("class_label", "agency_label", "uk_date", "uk_datetime"):
+    for name in ("class_label", "agency_label", "uk_date", "uk_datetime", "label",
+                 "label_pair", "tool_pair"):
         app.add_template_filter(globals()[name], name)

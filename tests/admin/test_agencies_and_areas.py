@@ -520,7 +520,8 @@ def test_the_openapi_description_names_new_agencies_by_code_and_the_policy_by_ki
     schemas, paths = spec["components"]["schemas"], spec["paths"]
     met = next(v for v in schemas["UserCreateIn"]["anyOf"]
                if v["properties"]["agency"]["enum"] == ["met-police-2"])
-    assert set(met["properties"]["role"]["enum"]) == {"officer", "supervisor", "analyst"}
+    assert set(met["properties"]["role"]["enum"]) == {"officer", "supervisor", "analyst",
+                                                      "coordinator"}
     members = schemas["MemberIn"]["properties"]["agency"]["enum"]
     assert "met-police-2" in members and not {"hub", "hub-north"} & set(members)
     assert schemas["EntryIn"]["properties"]["restricted_to"]["items"]["enum"] == sorted(

@@ -100,7 +100,7 @@ def url_values(hub) -> dict:
     """A real value for every URL argument: the first demo case, its victim, a place on
     its team, the clinician, an alert (from a break-glass), an identity provider."""
     from hub.accounts.models import Agency, Area, User
-    from hub.cases.models import Case, Membership
+    from hub.cases.models import Case, Membership, Referral
     from hub.dpo.models import Alert
     from hub.extensions import db
 
@@ -117,7 +117,10 @@ def url_values(hub) -> dict:
             "alert_id": db.session.scalar(select(Alert.id).order_by(Alert.id.desc())),
             "provider_id": provider_id,
             "area_id": db.session.scalar(select(Area.id).where(Area.code == "london")),
-            "agency_id": db.session.scalar(select(Agency.id).where(Agency.code == "nhs"))}
+            "agency_id": db.session.scalar(select(Agency.id).where(Agency.code == "nhs")),
+            "referral_id": db.session.scalar(select(Referral.id).join(
+                Case, Case.id == Referral.case_id).where(Case.status == "referred")
+                .order_by(Referral.id))}
 
 
 def _identity_provider(hub) -> int:

@@ -122,7 +122,8 @@ def test_the_summary_gives_a_busy_officer_the_essentials(client, session):
     page = html(client.get(f"/cases/{case_id}"))
     assert text_by_id(page, "summary-risk").split()[0] == "High"
     assert "Set on" in text_by_id(page, "summary-risk")
-    assert "by Police" in text_by_id(page, "summary-risk")  # the referrer set it
+    # The demo case's latest risk assessment (the advocate's S-DASH) set it.
+    assert "by Advocacy service" in text_by_id(page, "summary-risk")
     assert text_by_id(page, "summary-status").strip() == "Active"
     assert text_by_id(page, "summary-review").strip() == "No review date set"
     assert text_by_id(page, "summary-orders").strip() == "1 order, 1 breach recorded"

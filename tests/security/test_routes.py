@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.accounts.models import Agency, Area, User
+from hub.cases.models import Referral
 from hub.policy import Permission, Principal
 from tests.support.matrix import (
     MEMBERS,
@@ -469,6 +470,52 @@ ROUTES.update({
         to="/admin/agencies"),
 })
 
+# Casework (issue 14): referral intake, the coordinator's screening, risk assessments. An
+# S-DASH's answers are the victim's (victim.support): advocacy records them.
+REFERRAL = {"source": "helpline", "consent_to_referral": True, "consent_to_contact": True,
+            "relationship": "stranger", "victim": {"name": "Route Referred Victim"},
+            "perpetrator": {"online_identifiers": ["@route_handle"]}}
+SDASH = {"tool": "s-dash", "answers": {q: q == "frightened" for q in (
+    "frightened", "previous_abuse", "property_damage", "turned_up", "followed",
+    "threatened_violence", "third_parties", "violent_to_others", "engaged_others",
+    "drugs_alcohol_mental_health", "abusive_to_others")}}
+
+
+def _pending_referral(ready: Ready) -> None:
+    """A referral waiting for screening, on the coordinator's team."""
+    from hub.cases import casework
+
+    referral = casework.create_referral(_user("police.officer"), dict(REFERRAL, area="london"))
+    ready.params["referral_id"] = referral.id
+
+
+ROUTES.update({
+    ("api.create_referral", "POST"): perm("case:create", body=REFERRAL, ok=201),
+    ("api.screening_queue", "GET"): perm("referral:screen"),
+    ("api.decide_referral", "POST"): Access(
+        permission="referral:screen", member=True, writes="case.core",
+        body={"decision": "accept"}, prepare=_pending_referral),
+    ("api.risk_tools", "GET"): SIGNED_IN,
+    ("api.add_risk_assessment", "POST"): Access(
+        permission="entry:create", member=True, writes="victim.support", body=SDASH, ok=201),
+    # the pages
+    ("referrals.new", "GET"): perm("case:create"),
+    ("referrals.new", "POST"): perm("case:create", body={
+        "source": "helpline", "consent_to_referral": "yes", "consent_to_contact": "yes",
+        "relationship": "stranger", "victim.name": "Route Referred Victim",
+        "perpetrator.online_identifiers": "@route_handle"}, ok=302, to=CASE),
+    ("referrals.queue", "GET"): perm("referral:screen"),
+    ("referrals.screen", "GET"): Access(permission="referral:screen", member=True),
+    ("referrals.screen", "POST"): Access(
+        permission="referral:screen", member=True, writes="case.core",
+        body={"decision": "accept"}, prepare=_pending_referral, ok=302, to=CASE),
+    ("cases.assess", "GET"): Access(permission="entry:create", member=True),
+    ("cases.assess", "POST"): Access(
+        permission="entry:create", member=True, writes="victim.support", ok=302, to=CASE,
+        body={"tool": "s-dash", **{f"answers.{q}": "yes" if v else "no"
+                                   for q, v in SDASH["answers"].items()}}),
+})
+
 STATIC_FILES = {"static": "hub.css", "govuk_assets.static": "images/favicon.svg"}
 
 
@@ -526,6 +573,8 @@ def params(app) -> dict[str, object]:
                 "username": "nhs.clinician", "alert_id": 1, "provider_id": 1, "seq": 1,
                 "slug": "none", "session_id": 1, "token_id": 1,
                 "membership_id": _membership_id(db.session, case.id, nhs.id),
+                "referral_id": db.session.scalar(select(Referral.id).where(
+                    Referral.case_id == case.id)),
                 "strings": case_data_strings(cases)}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+from datetime import date
 
 import pytest
 import schemathesis
@@ -193,6 +194,16 @@ def _body_rules(app, path: str, case, body: dict, usernames) -> None:
     if path == "/cases/{case_id}/people/{person_id}":  # only the fields the person has
         for name in set(body) - _fields_of(params.get("person_id")) - {"version"}:
             body.pop(name)
+    if path == "/referrals":
+        if "other" in body.get("behaviours", []) and not body.get("behaviours_other"):
+            body["behaviours_other"] = "Something else"
+        if str(body.get("referred_on", "")) > date.today().isoformat():
+            body.pop("referred_on")
+    if path == "/cases/{case_id}/risk-assessments":
+        if "level" in body:  # it may differ from the suggestion: say why
+            body["override_reason"] = "A reason for the level given."
+        if str(body.get("review_on", "9")) < date.today().isoformat():
+            body.pop("review_on")
     if path == "/people/{person_id}/erasure":
         body["confirm"] = _number(params.get("person_id"))
     if path == "/admin/users/{user_id}" and "role" in body:

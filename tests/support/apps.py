@@ -16,7 +16,7 @@ from hub.extensions import db
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = [b for b in os.environ.get("HUB_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 DEMO_USERS = ["police.officer", "police.supervisor", "nhs.clinician", "probation.officer",
-              "cps.prosecutor", "advocate", "outsider.officer", "dpo", "admin"]
+              "cps.prosecutor", "advocate", "outsider.officer", "coordinator", "dpo", "admin"]
 
 
 
@@ -125,5 +125,7 @@ def demo_case_ids(session) -> dict[str, int]:
     from sqlalchemy import select
 
     from hub.cases.models import Case
+    from hub.seed import CASES
 
-    return {c.reference: c.id for c in session.scalars(select(Case).order_by(Case.id))}
+    return {c.reference: c.id for c in session.scalars(select(Case).where(
+        Case.summary.in_([spec["summary"] for spec in CASES])).order_by(Case.id))}

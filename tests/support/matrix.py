@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from hub.seed import CASES, ENTRIES
+from hub.seed import CASES, ENTRIES, PENDING
 from tests.support import factories
 
 CLASSES = (
@@ -63,6 +63,7 @@ USERS = {
     "cps.prosecutor": ("cps", "prosecutor", True),
     "advocate": ("advocacy", "advocate", True),
     "outsider.officer": ("police", "officer", False),
+    "coordinator": ("police", "coordinator", True),
     "dpo": ("hub", "dpo", False),
     "admin": ("hub", "admin", False),
 }
@@ -81,6 +82,7 @@ PERMISSIONS = {
     "cps.prosecutor": _WORKER,
     "advocate": _CREATOR,
     "outsider.officer": _CREATOR,
+    "coordinator": _CREATOR | {"referral:screen"},
     "dpo": {"audit:read", "subject-access:read", "policy:read", "alert:review",
             "retention:erase"},
     "admin": {"admin:manage", "policy:read"},
@@ -122,7 +124,8 @@ def entry_visible(username: str, area: str, info_class: str, kind: str,
 
 # -- the seeded demo data -----------------------------------------------------------------
 VICTIM_LOCATIONS = [v[f] for spec in CASES for v in spec["victims"]
-                    for f in ("address", "phone", "email", "workplace") if v.get(f)]
+                    for f in ("address", "phone", "email", "workplace", "safe_contact")
+                    if v.get(f)]
 ENTRY_BODIES = [body for *_rest, body, _restricted in ENTRIES]
 
 
@@ -154,6 +157,15 @@ def demo_cases(session) -> list[DemoCase]:
                                   e.current.content(case)["body"])
         out.append(demo)
     return out
+
+
+def pending_referral_ids() -> list[int]:
+    """The seeded referrals waiting for screening: on the coordinator's team alone."""
+    from hub.cases.models import Case
+    from hub.extensions import db
+
+    return list(db.session.scalars(select(Case.id).where(
+        Case.summary.in_([spec["summary"] for spec in PENDING]))))
 
 
 def case_data_strings(cases: list[DemoCase]) -> list[str]:

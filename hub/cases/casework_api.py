@@ -1,0 +1,78 @@
+"""Casework routes of the JSON API: referral, screening and risk assessment (CONTRACT.md,
+"Casework"). HTTP only: access from hub.access, writes from hub.cases.casework, every
+body that carries case data from redaction through hub.disclosure."""
+
+from flask import g, jsonify
+
+from hub import access, disclosure
+from hub.api import bp, load
+from hub.auditlog import writer as audit
+from hub.cases import casework, queries, redaction, schemas
+from hub.policy import Permission
+
+
+@bp.post("/referrals")
+def create_referral():
+    """A referral from the Helpline, a partner or the victim: a case in `referred`, on the
+    team of whoever entered it and of the area's coordinators."""
+    access.require(Permission.CASE_CREATE)
+    referral = casework.create_referral(g.user, load(schemas.ReferralIn()))
+    case, decision = access.open_case(referral.case_id, "referral:create")
+    return jsonify(disclosure.answer_write(audit.last_event(), lambda out: {
+        "id": referral.id, **redaction.case_summary(case, decision, out),
+        "case_id": case.id})), 201
+
+
+@bp.get("/referrals")
+def screening_queue():
+    """The referrals waiting for the caller to screen them, oldest first."""
+    who = access.require(Permission.REFERRAL_SCREEN)
+    cases = queries.screening_queue(who)
+    decisions = queries.decide_each(who, cases)
+    items = disclosure.read_list("referral:list", lambda out: [
+        {**redaction.case_summary(c, decisions[c.id], out),
+         "referral": redaction.referral_out(queries.referral(c), out)} for c in cases],
+        case_ids=[c.id for c in cases])
+    return jsonify(items=items, total=len(items))
+
+
+@bp.post("/referrals/<int:referral_id>/decision")
+def decide_referral(referral_id: int):
+    """Accept (the case opens), decline with a reason, or signpost elsewhere."""
+    access.require(Permission.REFERRAL_SCREEN)
+    referral = access.found(queries.referral_by_id(referral_id), "referral:decide",
+                            referral_id=referral_id)
+    case, decision = access.open_case_as_member(referral.case_id, "referral:decide")
+    data = load(schemas.DecisionIn())
+    casework.decide_referral(g.user, case, decision, referral, data)
+    accepted = referral.decision == "accept"
+    return jsonify(id=referral.id, decision=referral.decision, status=case.status,
+                   **({"case_id": case.id} if accepted else {}))
+
+
+@bp.get("/risk-tools")
+def risk_tools():
+    """The risk assessment tools: their questions, answer types and scoring (no case data)."""
+    access.principal()
+    return jsonify(items=[{
+        "tool": t.id, "name": t.name, "answers_class": t.answers_class,
+        "summary_class": t.summary_class,
+        "scoring": {"count_yes": t.count_yes} if t.count_yes else
+                   {"highest_judgement": t.highest_judgement},
+        "questions": [{"id": q.id, "type": q.type, "text": q.text,
+                       **({"options": list(q.options)} if q.options else {})}
+                      for q in t.questions]} for t in casework.tools().values()])
+
+
+@bp.post("/cases/<int:case_id>/risk-assessments")
+def add_risk_assessment(case_id: int):
+    """Score the answers; the assessor's level (with a reason when it differs from the
+    suggestion) becomes the case's risk level."""
+    access.require(Permission.ENTRY_CREATE, case_id)
+    case, decision = access.open_case(case_id, "risk-assessment:create")
+    assessment = casework.add_risk_assessment(g.user, case, decision,
+                                              load(schemas.RiskAssessmentIn()))
+    return jsonify(id=assessment.id, tool=assessment.tool, score=assessment.score,
+                   suggested_level=assessment.suggested_level, level=assessment.level,
+                   review_on=assessment.review_on.isoformat() if assessment.review_on
+                   else None, case_risk_level=case.risk_level), 201
