@@ -106,14 +106,14 @@ def add_risk_assessment(user: User, case: Case, decision: CaseDecision,
     """Score the answers, keep the assessor's level (with their reason when it differs
     from the suggestion), and make it the case's risk level.
 
-    Who may write the tool's answers class completes it: the victim's answers to S-DASH
-    are advocacy's to record, a clinical form is NHS's. Its score and level are then the
-    case's (case.core), read by the whole team.
+    Who may write the tool's answers (an assessment's entry in their class) completes it:
+    police and advocacy take the victim's answers to S-DASH, a clinical form is NHS's. Its
+    score and level are then the case's (case.core), read by the whole team.
     """
     tool = tools().get(data["tool"])
     if tool is None:
         raise Invalid(f"unknown tool; the tools are: {', '.join(sorted(tools()))}", "tool")
-    if not decision.can_write(tool.answers_class):
+    if not decision.can_write_entry(tool.answers_class, KIND):
         raise Forbidden(f"your agency may not record {tool.name} answers ({tool.answers_class})"
                         " on this case", "tool")
     try:
@@ -130,7 +130,7 @@ def add_risk_assessment(user: User, case: Case, decision: CaseDecision,
     shared = (data.get("shared_summary") or "").strip() or None
     if shared and tool.summary_class is None:
         raise Invalid(f"{tool.name} has no shared summary", "shared_summary")
-    if shared and not decision.can_write(tool.summary_class):
+    if shared and not decision.can_write_entry(tool.summary_class, KIND):
         raise Forbidden(f"your agency may not write {tool.summary_class} on this case",
                         "shared_summary")
     location_guard.check_case(user, case, reason, field="override_reason",

@@ -168,9 +168,10 @@ def assess(case_id: int):
     """Choose a tool, then answer its questions; the level becomes the case's."""
     access.require(Permission.ENTRY_CREATE, case_id)
     case, decision = access.open_case(case_id, "risk-assessment:create")
-    tools = {t.id: t for t in casework.tools().values() if decision.can_write(t.answers_class)}
+    tools = {t.id: t for t in casework.tools().values()
+             if decision.can_write_entry(t.answers_class, casework.KIND)}
     asked = casework.tools().get(request.values.get("tool", ""))
-    if asked is not None and request.method == "POST":
+    if asked is not None and request.method == "POST" and asked.id not in tools:
         _require_write(case, decision, asked.answers_class, "risk-assessment:create")
     tool = tools.get(asked.id) if asked else None
     errors, form = {}, request.form

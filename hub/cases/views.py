@@ -145,7 +145,8 @@ def render_case(case, decision, status: int = 200, *, errors: dict | None = None
         can_screen=access.can(Permission.REFERRAL_SCREEN)
         and decision.relationship is Relationship.MEMBER,
         can_assess=access.can(Permission.ENTRY_CREATE) and any(
-            decision.can_write(t.answers_class) for t in casework.tools().values()),
+            decision.can_write_entry(t.answers_class, casework.KIND)
+            for t in casework.tools().values()),
         tool_names={t.id: t.name for t in casework.tools().values()},
         tool_questions={t.id: t.questions for t in casework.tools().values()},
         class_names=current_policy().set.classes), 400 if errors and status == 200 else status

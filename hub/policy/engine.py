@@ -86,12 +86,14 @@ class CaseDecision:
     allowed: bool
     relationship: Relationship | None
     read: dict[str, ClassGrant] = field(default_factory=dict)
-    write: frozenset[str] = frozenset()
+    write: frozenset[str] = frozenset()  #: classes the caller may write whole
     withheld: tuple[str, ...] = ()
     why: str = _NO_RELATIONSHIP.detail
     digest: str = ""
     #: (action, class) -> the rule that decided it, for every class of the policy
     reasons: dict[tuple[ClassAction, str], Explanation] = field(default_factory=dict)
+    #: classes the caller may write only entries of some kinds of, with those kinds
+    write_kinds: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def can_read(self, info_class: str) -> bool:
         grant = self.read.get(info_class)
@@ -106,7 +108,13 @@ class CaseDecision:
         return restricted_to is None or agency in restricted_to
 
     def can_write(self, info_class: str) -> bool:
+        """Whether the caller may write anything of the class (a kind-limited grant, as
+        police's to the answers of a risk assessment, is not enough: see can_write_entry)."""
         return info_class in self.write
+
+    def can_write_entry(self, info_class: str, kind: str) -> bool:
+        """Whether the caller may write an entry of this kind in the class."""
+        return info_class in self.write or kind in self.write_kinds.get(info_class, ())
 
     def explain(self, info_class: str, action: ClassAction = ClassAction.READ) -> Explanation:
         """The deciding rule for ``action`` on ``info_class`` in this decision."""
@@ -254,7 +262,9 @@ class Policy:
         reasons = {(action, name): v for action in ClassAction
                    for name, v in self.verdicts(*facts, action, status).items()}
         read = self.class_grants(*facts, ClassAction.READ, status)
-        write = frozenset(self.class_grants(*facts, ClassAction.WRITE, status))
+        writes = self.class_grants(*facts, ClassAction.WRITE, status)
+        write = frozenset(c for c, g in writes.items() if g.kinds is None)
+        write_kinds = {c: g.kinds for c, g in writes.items() if g.kinds is not None}
         if not read:
             return CaseDecision(False, relationship, why=f"no rule lets {agency} "
                                 f"{role} read any class as {relationship.value}",
@@ -263,7 +273,7 @@ class Policy:
         rules = sorted({g.rule for g in read.values()})
         return CaseDecision(True, relationship, read, write, withheld,
                             why=f"{relationship.value}; allowed by {', '.join(rules)}",
-                            digest=self.digest, reasons=reasons)
+                            digest=self.digest, reasons=reasons, write_kinds=write_kinds)
 
     def explain(self, principal: Principal, area: str, relationship: Relationship | None,
                 info_class: str, action: ClassAction = ClassAction.READ,
@@ -328,10 +338,12 @@ class Policy:
             is not None and (g.kinds is None or kind in g.kinds))
 
     def owners(self, info_class: str) -> list[str]:
-        """Agencies that may write a class: whom to ask for what was withheld."""
+        """Agencies that may write a whole class: whom to ask for what was withheld (not
+        those that write only some kinds of it, as police the answers of a risk
+        assessment, which they cannot read back)."""
         return sorted({a for r in self.set.base_rules if r.effect == "allow"
                        and ClassAction.WRITE in r.actions and info_class in r.classes
-                       for a in r.agencies})
+                       and r.kinds is None for a in r.agencies})
 
     def matrix(self) -> list[dict]:
         """Rows of the effective access matrix for every area, agency and role.

@@ -191,13 +191,9 @@ def _known(path: Path, where: str, names: list[str], known, what: str) -> list[s
 
 def _check_rule_kinds(rules, kinds: dict[str, frozenset[str]]) -> None:
     """A rule limited to kinds that its class never takes could never apply: a mistake.
-    A write grant limited to kinds would grant the whole class (decisions about writes are
-    per class): refused, rather than read as wider than it says."""
+    (A write limited to kinds lets the caller write entries of those kinds only: decisions
+    keep it apart from a whole class's write, CaseDecision.write_kinds.)"""
     for rule in rules:
-        if rule.kinds is not None and ClassAction.WRITE in rule.actions \
-                and rule.effect == "allow":
-            raise PolicyError(f"{rule.source}: rule {rule.id}: kinds can limit reading only, "
-                              "not writing")
         for name in sorted(rule.classes) if rule.kinds is not None else ():
             if not any(name in kinds[k] for k in rule.kinds):
                 raise PolicyError(f"{rule.source}: rule {rule.id}: no entry of kind "

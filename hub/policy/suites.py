@@ -204,13 +204,17 @@ def _check_classes(policy: Policy, decision: CaseDecision, test: dict) -> list[s
     if unknown:
         return [f"unknown classes {unknown}"]
     if test["action"] == ClassAction.WRITE:
-        return _compare("write", set(decision.write), set(test["allow"]))
-    whole = {c for c, g in decision.read.items() if g.kinds is None}
-    partial = {c: sorted(g.kinds) for c, g in decision.read.items() if g.kinds is not None}
-    problems = _compare("read", whole, set(test["allow"]))
+        action, whole = "write", set(decision.write)
+        partial = {c: sorted(k) for c, k in decision.write_kinds.items()}
+    else:
+        action = "read"
+        whole = {c for c, g in decision.read.items() if g.kinds is None}
+        partial = {c: sorted(g.kinds) for c, g in decision.read.items() if g.kinds is not None}
+    problems = _compare(action, whole, set(test["allow"]))
     expected_partial = {c: sorted(k) for c, k in test.get("partial", {}).items()}
     if partial != expected_partial:
-        problems.append(f"read of some kinds only: expected {expected_partial}, got {partial}")
+        problems.append(f"{action} of some kinds only: expected {expected_partial}, "
+                        f"got {partial}")
     return problems
 
 
@@ -220,7 +224,7 @@ def _check_entry(decision: CaseDecision, principal: Principal, test: dict) -> li
         return ["an effect test needs resource.entry"]
     reader = entry.get("reader_agency", principal.agency)
     if test["action"] == ClassAction.WRITE:
-        allowed = decision.can_write(entry["info_class"])
+        allowed = decision.can_write_entry(entry["info_class"], entry["kind"])
         why = decision.explain(entry["info_class"], ClassAction.WRITE)
     else:
         allowed = decision.can_read_entry(entry["info_class"], entry["kind"],

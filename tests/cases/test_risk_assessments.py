@@ -134,10 +134,26 @@ def test_an_assessment_is_audited_with_every_class_it_wrote(api, case):
     assert event.details["assessment_id"] == made["id"] and event.details["tool"] == "srp"
 
 
+def test_an_officer_records_her_answers_and_reads_back_only_the_level(api, case, session):
+    """Police take the victim's answers to S-DASH (policies/base.yaml,
+    police-write-risk-answers); the answers are hers (victim.support), which police read
+    only as safety plans. Writing them gives police no other victim.support entry."""
+    r = assess(api, case, "police.officer", {"tool": "s-dash", "answers": yes_to(SDASH, 5)})
+    assert r.status_code == 201 and r.json["level"] == "high"
+    seen = api("police.officer").get(f"/cases/{case.id}").json
+    row = next(a for a in seen["risk_assessments"] if a["id"] == r.json["id"])
+    assert "answers" not in row and row["withheld"] == [
+        {"part": "answers", "class": "victim.support"}]
+    assert next(a for a in api("advocate").get(f"/cases/{case.id}").json["risk_assessments"]
+                if a["id"] == r.json["id"])["answers"]["frightened"] is True
+    note = api("police.officer").post(f"/cases/{case.id}/notes", json={
+        "body": "A support note", "class": "victim.support", "kind": "risk_assessment"})
+    assert note.status_code == 403  # an assessment's parts come from an assessment only
+
+
 @pytest.mark.parametrize(("username", "tool"), [
-    ("police.officer", "s-dash"),  # the victim's answers are advocacy's to record
-    ("nhs.clinician", "s-dash"), ("probation.officer", "dash"), ("advocate", "srp"),
-    ("cps.prosecutor", "srp")])
+    ("police.officer", "srp"), ("nhs.clinician", "s-dash"), ("probation.officer", "dash"),
+    ("advocate", "srp"), ("cps.prosecutor", "srp")])
 def test_only_who_may_write_a_tools_answers_completes_it(api, case, username, tool):
     answers = srp() if tool == "srp" else yes_to(SDASH if tool == "s-dash" else DASH, 1)
     before = stored()

@@ -33,8 +33,10 @@ def test_every_decision_names_the_rule_that_decided_it(role, area, relationship,
     decision = POLICY.case_decision(Principal(1, "u", *role), area, relationship, status)
     for name, action in itertools.product(POLICY.classes, ClassAction):
         why = POLICY.explain(Principal(1, "u", *role), area, relationship, name, action, status)
-        granted = decision.can_write(name) if action == ClassAction.WRITE \
-            else name in decision.read
+        # A grant for some kinds only is a grant: of reading (read[name].kinds) or of
+        # writing (write_kinds), and the explanation says which kinds.
+        granted = (decision.can_write(name) or name in decision.write_kinds) \
+            if action == ClassAction.WRITE else name in decision.read
         assert why.allowed == granted, (name, action, str(why))
         if why.allowed:  # an allow always names a real rule and its file
             rule = next(r for r in POLICY.set.base_rules if r.id == why.rule)

@@ -15,7 +15,15 @@ import yaml
 
 from hub.policy import Permission, Principal, Relationship, load_policy
 from tests.support.apps import ROOT
-from tests.support.matrix import AREA_DENIES, CLASSES, CLOSED_WRITABLE, PARTIAL, READ, WRITE
+from tests.support.matrix import (
+    AREA_DENIES,
+    CLASSES,
+    CLOSED_WRITABLE,
+    PARTIAL,
+    PARTIAL_WRITE,
+    READ,
+    WRITE,
+)
 
 AREAS = sorted(AREA_DENIES)
 PARTNERS = sorted(READ)  # the kinds of agency that work cases
@@ -40,9 +48,11 @@ def read_cell(agency: str, area: str, info_class: str) -> str:
 
 
 def write_cell(agency: str, info_class: str) -> str:
-    if info_class not in WRITE.get(agency, ()):
+    kinds = PARTIAL_WRITE.get((agency, info_class))
+    if info_class not in WRITE.get(agency, ()) and not kinds:
         return "-"
-    return "W" if info_class in CLOSED_WRITABLE else "W (not when closed)"
+    text = f"W ({', '.join(sorted(kinds))} only)" if kinds else "W"
+    return text if info_class in CLOSED_WRITABLE else f"{text} (not when closed)"
 
 
 def test_the_areas_and_agencies_are_those_the_hand_copy_knows(policy):

@@ -255,6 +255,7 @@ EQUIVALENT = {
     "nhs-write: not when closed": _CLOSED,
     "probation-write: not when closed": _CLOSED,
     "cps-write: not when closed": _CLOSED,
+    "police-write-risk-answers: not when closed": _CLOSED,
 }
 # Mutants the loader refuses (so the hub would not start), with the loader's reason.
 REFUSED = {

@@ -23,6 +23,7 @@ from hub.cases.models import Referral
 from hub.policy import Permission, Principal
 from tests.support.matrix import (
     MEMBERS,
+    PARTIAL_WRITE,
     PERMISSIONS,
     USERS,
     WRITE,
@@ -58,6 +59,7 @@ class Access:
     permission: str | None = None  #: the role must hold it (else 403)
     member: bool = False  #: the caller must be on the case team (else 404)
     writes: str | None = None  #: the caller's agency must write this class (else 403)
+    kind: str | None = None  #: ... or, if the route writes entries of a kind, that kind of it
     author_agency: str | None = None  #: only the entry's authoring agency (else 403)
     body: dict | None = None  #: JSON or form body that succeeds for the intended user
     ok: int = 200  #: the exact status the intended user's request gets
@@ -471,7 +473,7 @@ ROUTES.update({
 })
 
 # Casework (issue 14): referral intake, the coordinator's screening, risk assessments. An
-# S-DASH's answers are the victim's (victim.support): advocacy records them.
+# S-DASH's answers are the victim's (victim.support): police and advocacy record them.
 REFERRAL = {"source": "helpline", "consent_to_referral": True, "consent_to_contact": True,
             "relationship": "stranger", "victim": {"name": "Route Referred Victim"},
             "perpetrator": {"online_identifiers": ["@route_handle"]}}
@@ -497,7 +499,8 @@ ROUTES.update({
         body={"decision": "accept"}, prepare=_pending_referral),
     ("api.risk_tools", "GET"): SIGNED_IN,
     ("api.add_risk_assessment", "POST"): Access(
-        permission="entry:create", member=True, writes="victim.support", body=SDASH, ok=201),
+        permission="entry:create", member=True, writes="victim.support", kind="risk_assessment",
+        body=SDASH, ok=201),
     # the pages
     ("referrals.new", "GET"): perm("case:create"),
     ("referrals.new", "POST"): perm("case:create", body={
@@ -511,7 +514,8 @@ ROUTES.update({
         body={"decision": "accept"}, prepare=_pending_referral, ok=302, to=CASE),
     ("cases.assess", "GET"): Access(permission="entry:create", member=True),
     ("cases.assess", "POST"): Access(
-        permission="entry:create", member=True, writes="victim.support", ok=302, to=CASE,
+        permission="entry:create", member=True, writes="victim.support", kind="risk_assessment",
+        ok=302, to=CASE,
         body={"tool": "s-dash", **{f"answers.{q}": "yes" if v else "no"
                                    for q, v in SDASH["answers"].items()}}),
 })
@@ -540,7 +544,8 @@ def refusals(endpoint: str, access: Access) -> dict[str | None, int]:
 
 def _agency_may(code: str, access: Access) -> bool:
     """The class-level and authorship checks a member must also pass."""
-    if access.writes and access.writes not in WRITE.get(code, set()):
+    if access.writes and access.writes not in WRITE.get(code, set()) and \
+            access.kind not in PARTIAL_WRITE.get((code, access.writes), set()):
         return False
     return access.author_agency is None or code == access.author_agency
 

@@ -48,6 +48,9 @@ WRITE = {
     "cps": {"legal", "legal.outcome", "orders"},
     "advocacy": {"case.core", "victim.identity", "victim.location", "victim.support"},
 }
+# policies/base.yaml, police-write-risk-answers (issue 14): officers record the victim's
+# answers to S-DASH and DASH, which are hers (victim.support), and cannot read them back.
+PARTIAL_WRITE = {("police", "victim.support"): {"risk_assessment"}}
 # policies/base.yaml, closed-cases-read-only: a closed case is a record; only case.core stays
 # writable (by the agencies that write it), so that the case can be reopened.
 CLOSED_WRITABLE = {"case.core"}
