@@ -28,10 +28,7 @@ OPEN_REFERRAL = ("referred", "screening")
 def create_referral(user: User, data: dict) -> Referral:
     """A referral opens a case in ``referred`` with its people, and puts the person who
     entered it and the area's coordinators on its team, to screen it."""
-    perpetrator = data.get("perpetrator") or {}
-    if not perpetrator.get("name") and not perpetrator.get("online_identifiers"):
-        raise Invalid("give the perpetrator's name or at least one online identifier",
-                      "perpetrator")
+    perpetrator = data["perpetrator"]  # ReferralIn: a name or an online identifier
     case, written, people = operations._new_case(user, {
         "area": data.get("area"), "summary": data.get("summary"), "status": "referred",
         "referred_on": data.get("referred_on"), "perpetrator": perpetrator,
@@ -125,8 +122,8 @@ def add_risk_assessment(user: User, case: Case, decision: CaseDecision,
     level = data.get("level") or suggested
     reason = (data.get("override_reason") or "").strip() or None
     if level != suggested and reason is None:
-        raise Invalid(f"The answers suggest {suggested}: give a reason for setting {level}",
-                      "override_reason")
+        raise Invalid(f"The answers suggest {LABELS[suggested].lower()}: give a reason for "
+                      f"setting {LABELS[level].lower()}", "override_reason")
     shared = (data.get("shared_summary") or "").strip() or None
     if shared and tool.summary_class is None:
         raise Invalid(f"{tool.name} has no shared summary", "shared_summary")

@@ -15,7 +15,7 @@ from hub.cases.views import bp as cases_bp
 from hub.errors import OperationError
 from hub.forms import all_errors
 from hub.policy import Permission
-from hub.vocabulary import BEHAVIOURS, REFERRAL_SOURCES, RELATIONSHIPS, RISK_LEVELS
+from hub.vocabulary import BEHAVIOURS, LABELS, REFERRAL_SOURCES, RELATIONSHIPS, RISK_LEVELS
 from hub.web.formatting import parse_date
 
 bp = Blueprint("referrals", __name__, url_prefix="/referrals")
@@ -35,7 +35,7 @@ _REFERRAL_WORDS = {
                            "07700 900982"),
     "victim.email": (None, "Enter an email address in the correct format, like "
                            "name@example.com"),
-    "perpetrator": ("Enter the perpetrator's name, or at least one online identifier",) * 2,
+    "perpetrator.name": ("Enter the perpetrator's name, or at least one online identifier",) * 2,
     "perpetrator.date_of_birth": (None, "Enter a real date of birth, like 14/03/1984"),
 }
 
@@ -79,13 +79,29 @@ def _referral_data(form) -> tuple[dict, dict]:
     return data, errors
 
 
+# The intake form's fields in page order: its error summary lists problems in this order.
+_REFERRAL_ORDER = ("source", "referrer_name", "referred_on", "crime_reference", "victim.name",
+                   "consent_to_referral", "consent_to_contact", "victim.phone", "victim.email",
+                   "victim.address", "victim.safe_contact", "perpetrator.name",
+                   "perpetrator.date_of_birth", "perpetrator.online_identifiers",
+                   "relationship", "behaviours", "behaviours_other", "summary")
+
+
 def _worded(found: dict, form) -> dict:
+    """The problems in GOV.UK words, in page order. A perpetrator with neither a name nor
+    an identifier is shown at his name, the first field that would put it right."""
     out = {}
     for key, message in found.items():
         key = "behaviours" if key.startswith("behaviours.") else key
+        key = "perpetrator.name" if key == "perpetrator" else key
         empty, wrong = _REFERRAL_WORDS.get(key, (None, message))
         out[key] = empty if empty and not form.get(key, "").strip() else (wrong or message)
-    return out
+    return _in_page_order(out)
+
+
+def _in_page_order(errors: dict) -> dict:
+    place = {name: i for i, name in enumerate(_REFERRAL_ORDER)}
+    return dict(sorted(errors.items(), key=lambda item: place.get(item[0], len(place))))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -99,7 +115,7 @@ def new():
         try:
             loaded = schemas.ReferralIn().load(data)
         except ValidationError as exc:  # named with the date errors: every problem at once
-            errors = {**errors, **_worded(all_errors(exc.messages), form)}
+            errors = _in_page_order({**errors, **_worded(all_errors(exc.messages), form)})
         if not errors:
             try:
                 referral = casework.create_referral(g.user, loaded)
@@ -178,21 +194,22 @@ def assess(case_id: int):
     if request.method == "POST" and tool is not None:
         data, errors = _assessment_data(tool, form)
         try:
-            tool.check(data["answers"])  # every unanswered question at once, not the first
+            tool.check(data.get("answers", {}))  # every unanswered question, not the first
         except ValidationError as exc:
-            errors.update(_assessment_words(all_errors(exc.messages)))
+            errors.update(_assessment_words(tool, all_errors(exc.messages)))
         if not errors:
             try:
                 made = casework.add_risk_assessment(
                     g.user, case, decision, schemas.RiskAssessmentIn().load(data))
             except ValidationError as exc:
-                errors = _assessment_words(all_errors(exc.messages))
+                errors = _assessment_words(tool, all_errors(exc.messages))
             except OperationError as exc:
-                errors = _assessment_words({exc.field or "tool": exc.message})
+                errors = _assessment_words(tool, {exc.field or "tool": exc.message})
             else:
-                flash(f"{tool.name} recorded: risk level {made.level}.")
+                flash(f"{tool.name} recorded. The case's risk level is "
+                      f"{LABELS[made.level].lower()}.")
                 return redirect(url_for("cases.show", case_id=case.id) + "#risk")
-    elif request.method == "POST":
+    elif request.method == "POST" or "tool" in request.args:
         errors = {"tool": "Select a risk assessment tool"}
     page = disclosure.read_open(case, decision, "case:read", lambda out: redaction.case_summary(
         case, decision, out)).body
@@ -210,9 +227,10 @@ def _assessment_data(tool, form) -> tuple[dict, dict]:
         if value not in (None, ""):
             answers[q.id] = value
     data = {k: v for k, v in {
-        "tool": tool.id, "answers": answers, "level": form.get("level") or None,
+        "tool": tool.id, "level": form.get("level") or None,
         "override_reason": form.get("override_reason", "").strip(),
         "shared_summary": form.get("shared_summary", "").strip()}.items() if v}
+    data["answers"] = answers
     review = form.get("review_on", "").strip()
     if review:
         try:
@@ -222,13 +240,18 @@ def _assessment_data(tool, form) -> tuple[dict, dict]:
     return data, errors
 
 
-def _assessment_words(found: dict) -> dict:
-    """Errors in words: an unanswered question says so; the rest keep their message."""
+def _assessment_words(tool, found: dict) -> dict:
+    """Errors in words: an unanswered question is named by its number and text."""
+    numbers = {f"answers.{q.id}": (i, q) for i, q in enumerate(tool.questions, start=1)}
     out = {}
     for key, message in found.items():
-        if key.startswith("answers.") and "required" in message:
-            message = "Answer this question"
+        if key in numbers and ("required" in message or "empty" in message):
+            number, q = numbers[key]
+            message = f"Answer question {number}: {q.text}" if q.type != "text" \
+                else f"Say {q.text[0].lower()}{q.text[1:]}"
+        elif key in numbers:
+            message = message.split(": ", 1)[-1]
         elif key == "review_on":
             message = "The review date must be today or later"
-        out[key] = message.split(": ", 1)[-1] if key.startswith("answers.") else message
+        out[key] = message
     return out

@@ -55,7 +55,8 @@ def page(case: Case, decision: CaseDecision, out: Disclosure) -> Page:
     choices = [Choice(kind, name, tuple(sorted(policy.readers(area, name, kind),
                                                key=order.index)))
                for name in policy.classes if decision.can_write(name)
-               for kind in policy.set.kinds if policy.may_file(kind, name)]
+               for kind in policy.set.kinds if policy.may_file(kind, name)
+               and kind != "risk_assessment"]  # recorded with its tool, not as a note
     denied = policy.forbidden(area, GUARDED)
     facing = tuple(a for a in order if a in denied)
     warned = tuple(dict.fromkeys(c.info_class for c in choices

@@ -387,3 +387,37 @@ class RiskAssessment(db.Model):
         CheckConstraint(f"suggested_level IN {RISK_LEVELS}", name="suggested_level"),
         CheckConstraint(f"level IN {RISK_LEVELS}", name="level"),
     )
+
+
+class PersonKey(db.Model):
+    """One identifier of a person in a case, as a keyed hash (hub.cases.matching): what
+    "already known?" compares, across every case of an area, without decrypting anything.
+    Rebuilt when a person's details change; deleted when they are erased."""
+
+    __tablename__ = "person_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    party: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  #: pnc, nhs, name_dob, online, phone, email
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+
+
+class JoinRequest(db.Model):
+    """A request to join a case that "already known?" found; its team decides."""
+
+    __tablename__ = "join_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)  #: to join
+    from_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))  #: where it was found
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decision: Mapped[str | None] = mapped_column(String(16))  #: approve or refuse
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("decision IN ('approve', 'refuse')", name="decision"),
+    )

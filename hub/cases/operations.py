@@ -101,6 +101,10 @@ def update_case(user: User, case: Case, decision: CaseDecision, data: dict) -> C
         raise Forbidden("your agency may not change this case's core details")
     if data["version"] != case.version:
         raise Conflict("the case was changed by someone else; reload and try again", "version")
+    if data.get("status", case.status) not in ("referred", "screening") and \
+            case.status in ("referred", "screening") and _awaiting_screening(case):
+        raise Conflict("this referral is waiting for screening: its coordinator accepts, "
+                       "declines or signposts it", "status")
     if "summary" in data and data["summary"] != case.summary:
         location_guard.check_case(user, case, data["summary"], field="summary",
                                   info_class="case.core")
@@ -118,6 +122,11 @@ def update_case(user: User, case: Case, decision: CaseDecision, data: dict) -> C
                  details={"fields": sorted(changed), "version": case.version}, user=user)
     audit.commit()
     return case
+
+
+def _awaiting_screening(case: Case) -> bool:
+    referral = queries.referral(case)
+    return referral is not None and referral.decision is None
 
 
 def add_member(user: User, case: Case, data: dict) -> Membership:
@@ -161,6 +170,9 @@ def _works_cases(agency: Agency, role: str) -> bool:
 
 def add_entry(user: User, case: Case, decision: CaseDecision, data: dict) -> Entry:
     info_class, kind = data["info_class"], data.get("kind", "note")
+    if kind == "risk_assessment":  # its score, level and parts come from its tool
+        raise Invalid("record a risk assessment with its tool: POST "
+                      "/cases/{id}/risk-assessments, or Start a risk assessment", "kind")
     if info_class not in current_policy().classes:
         raise Invalid(f"unknown class {info_class!r}", "class")
     if not decision.can_write(info_class):

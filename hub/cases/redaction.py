@@ -134,7 +134,8 @@ def overview(case: Case, decision: CaseDecision, entries: list[Entry], agency: s
     readable = visible(entries, decision, agency)
     orders = [e for e in readable if e.kind in ("order", "breach")]
     actions = [e for e in readable if e.kind == "action"]
-    contacts = [e for e in readable if e.info_class == "victim.support"]
+    contacts = [e for e in readable if e.info_class == "victim.support"
+                and e.kind != "risk_assessment"]
     assessed = [e for e in readable if e.kind == "risk_assessment"]
     for e in (*orders, *actions, *contacts, *assessed):
         out.add(e.info_class)

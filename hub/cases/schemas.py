@@ -225,6 +225,13 @@ class ReferralIn(Strict):
         if "other" in data.get("behaviours", []) and not data.get("behaviours_other"):
             raise ValidationError("say what the other behaviour is", "behaviours_other")
 
+    @validates_schema
+    def someone_to_look_for(self, data, **_kwargs):
+        perpetrator = data.get("perpetrator") or {}
+        if not perpetrator.get("name") and not perpetrator.get("online_identifiers"):
+            raise ValidationError("give the perpetrator's name or at least one online "
+                                  "identifier", "perpetrator")
+
 
 class DecisionIn(Strict):
     decision = fields.String(required=True, validate=validate.OneOf(REFERRAL_DECISIONS))

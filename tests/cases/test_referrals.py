@@ -170,3 +170,18 @@ def test_bad_referrals_get_400_naming_the_field_and_write_nothing(api, session, 
 def test_only_roles_that_open_cases_refer(api, session):
     for username in ("nhs.clinician", "probation.officer", "cps.prosecutor", "dpo", "admin"):
         assert api(username).post("/referrals", json=HELPLINE).status_code == 403
+
+
+def test_screening_cannot_be_skipped_by_changing_the_status(api, session):
+    """Only the coordinator's decision takes a referral out of screening."""
+    made = refer(api)
+    case = api("advocate").get(f"/cases/{made['case_id']}").json
+    for status in ("accepted", "active", "closed"):
+        r = api("advocate").patch(f"/cases/{made['case_id']}",
+                                  json={"version": case["version"], "status": status})
+        assert (r.status_code, r.json["error"]["field"]) == (409, "status"), status
+    r = api("advocate").patch(f"/cases/{made['case_id']}",
+                              json={"version": case["version"], "status": "screening"})
+    assert r.status_code == 200
+    assert made["case_id"] in {c["id"] for c in api("coordinator").get("/referrals").json[
+        "items"]}

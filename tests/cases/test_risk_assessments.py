@@ -146,9 +146,13 @@ def test_an_officer_records_her_answers_and_reads_back_only_the_level(api, case,
         {"part": "answers", "class": "victim.support"}]
     assert next(a for a in api("advocate").get(f"/cases/{case.id}").json["risk_assessments"]
                 if a["id"] == r.json["id"])["answers"]["frightened"] is True
+    for kind in ("note", "safety_plan"):  # her answers give police no other support entry
+        note = api("police.officer").post(f"/cases/{case.id}/notes", json={
+            "body": "A support note", "class": "victim.support", "kind": kind})
+        assert note.status_code == 403, kind
     note = api("police.officer").post(f"/cases/{case.id}/notes", json={
         "body": "A support note", "class": "victim.support", "kind": "risk_assessment"})
-    assert note.status_code == 403  # an assessment's parts come from an assessment only
+    assert (note.status_code, note.json["error"]["field"]) == (400, "kind")
 
 
 @pytest.mark.parametrize(("username", "tool"), [
