@@ -94,7 +94,8 @@ SDASH_YES = {"high": ["frightened", "previous_abuse", "followed", "threatened_vi
              "medium": ["frightened", "followed", "turned_up"],
              "standard": ["frightened"]}
 
-# Two referrals waiting for the coordinator: from the Helpline, and an anonymous online one.
+# Referrals waiting for the coordinator: from the Helpline, an anonymous online one, and
+# one whose perpetrator (under another name) is already known by his PNC ID in case 1.
 PENDING = [
     {"source": "helpline", "referrer_name": "National Stalking Helpline", "area": "london",
      "consent_to_referral": True, "consent_to_contact": True, "relationship": "acquaintance",
@@ -110,6 +111,12 @@ PENDING = [
      "victim": {"name": "Bea Specimen", "email": "bea.specimen@example.org",
                 "safe_contact": "Email only; do not phone."},
      "perpetrator": {"online_identifiers": ["@shadow_watcher_0", "throwaway.mail@example.org"]}},
+    {"source": "police", "area": "london", "consent_to_referral": True,
+     "consent_to_contact": True, "relationship": "ex_intimate_partner",
+     "behaviours": ["calls", "following", "threats"], "crime_reference": "CAD 7781/20NOV26",
+     "summary": "Police referral: a new partner's ex, already known to the STAC by his PNC ID.",
+     "victim": {"name": "Lena Madeup", "phone": "07700 900777"},
+     "perpetrator": {"name": "Marc Fenn", "pnc_id": "2004/0112233X"}},
 ]
 
 # (author, kind, class, body, restricted_to) added to every demo case.

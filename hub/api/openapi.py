@@ -349,7 +349,8 @@ def _casework_paths(spec: APISpec, ref) -> dict:
     from hub.cases import schemas as s
 
     for name, schema in [("ReferralIn", s.ReferralIn), ("DecisionIn", s.DecisionIn),
-                         ("RiskAssessmentIn", s.RiskAssessmentIn)]:
+                         ("RiskAssessmentIn", s.RiskAssessmentIn), ("JoinIn", s.JoinIn),
+                         ("JoinDecisionIn", s.JoinDecisionIn)]:
         spec.components.schema(name, schema=schema)
     return {
         "/referrals": {
@@ -375,6 +376,24 @@ def _casework_paths(spec: APISpec, ref) -> dict:
             "parameters": [_id("referral_id")], "requestBody": _body(ref("DecisionIn")),
             "responses": _responses(200, "{id, decision, status, case_id?}",
                                     400, 403, 404, 409)}},
+        "/referrals/{referral_id}/matches": {"get": {
+            "summary": "Already known? Cases of the area sharing an identifier with its people",
+            "description": "Compared by keyed hash: PNC ID, NHS number, name with date of "
+                           "birth, online identifiers, phone and email. Each item says only "
+                           "{case_id, reference, area, open, known_to: [agency], matched: "
+                           "[what]}; each answer is an audit event on the case it names.",
+            "parameters": [_id("referral_id")],
+            "responses": _responses(200, "{items: [...]}", 403, 404)}},
+        "/referrals/{referral_id}/join": {"post": {
+            "summary": "Ask to join a case the referral matched; its team decides",
+            "description": "`case_id` must be one of the referral's matches (404 otherwise); "
+                           "a second request while one waits is 409.",
+            "parameters": [_id("referral_id")], "requestBody": _body(ref("JoinIn")),
+            "responses": _responses(201, "{id, case_id}", 400, 403, 404, 409)}},
+        "/join-requests/{request_id}/decision": {"post": {
+            "summary": "Approve (the person joins the team by name) or refuse a request",
+            "parameters": [_id("request_id")], "requestBody": _body(ref("JoinDecisionIn")),
+            "responses": _responses(200, "{id, decision}", 400, 403, 404, 409)}},
         "/risk-tools": {"get": {
             "summary": "The risk assessment tools, their questions and scoring",
             "responses": _responses(200, "{items: [{tool, name, questions, scoring, ...}]}")}},

@@ -97,7 +97,7 @@ def _entries(schemas: dict) -> None:
     entry = schemas.get("EntryIn")
     if not entry:
         return
-    kinds = _policy().set.kinds
+    kinds = {k: c for k, c in _policy().set.kinds.items() if k != "risk_assessment"}
     entry["properties"]["class"]["enum"] = sorted(_policy().classes)
     entry["properties"]["kind"]["enum"] = sorted(kinds)
     entry["properties"]["restricted_to"]["items"]["enum"] = _casework_kinds()

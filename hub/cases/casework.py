@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog import writer as audit
 from hub.cases import location_guard, operations, subjects
-from hub.cases.models import Case, Entry, Membership, Referral, RiskAssessment
+from hub.cases.models import Case, Entry, JoinRequest, Membership, Referral, RiskAssessment
 from hub.cases.risk_tools import Tool
 from hub.errors import Conflict, Forbidden, Invalid
 from hub.extensions import db
@@ -188,3 +188,37 @@ def _answers_text(tool: Tool, answers: dict) -> str:
         return LABELS.get(value, value.replace("_", " ").capitalize()) \
             if q.type != "text" else value
     return "\n".join(f"{q.text} {said(q)}" for q in tool.questions)
+
+
+# -- already known? asking to join the case that matched ----------------------------------
+def ask_to_join(user: User, case: Case, found: Case) -> JoinRequest:
+    """Ask ``found``'s team to let the caller join it. Only a case that "already known?"
+    matched may be asked for (the caller checks): nobody learns of any other this way."""
+    pending = db.session.scalar(select(JoinRequest).where(
+        JoinRequest.case_id == found.id, JoinRequest.user_id == user.id,
+        JoinRequest.decision.is_(None)))
+    if pending is not None:
+        raise Conflict("you have asked to join this case already", "case_id")
+    request = JoinRequest(case_id=found.id, from_case_id=case.id, user_id=user.id)
+    db.session.add(request)
+    db.session.flush()
+    audit.record("case:join-request", case_id=found.id, classes=["case.core"], user=user,
+                 details={"join_request_id": request.id, "from_case_id": case.id})
+    audit.commit()
+    return request
+
+
+def decide_join(user: User, case: Case, request: JoinRequest, decision: str) -> JoinRequest:
+    """The team approves (the person joins it by name) or refuses, once."""
+    if request.decision is not None:
+        raise Conflict("this request has been decided already", "decision")
+    request.decision, request.decided_by_id, request.decided_at = decision, user.id, utcnow()
+    if decision == "approve" and not any(
+            m.user_id == request.user_id and m.removed_at is None for m in case.members):
+        db.session.add(Membership(case=case, user_id=request.user_id, added_by_id=user.id))
+    db.session.flush()
+    audit.record("case:join-decide", case_id=case.id, classes=["case.core"], user=user,
+                 details={"join_request_id": request.id, "decision": decision,
+                          "member_user_id": request.user_id})
+    audit.commit()
+    return request

@@ -7,7 +7,7 @@ from flask import g, jsonify
 from hub import access, disclosure
 from hub.api import bp, load
 from hub.auditlog import writer as audit
-from hub.cases import casework, queries, redaction, schemas
+from hub.cases import casework, matching, queries, redaction, schemas
 from hub.policy import Permission
 
 
@@ -76,3 +76,54 @@ def add_risk_assessment(case_id: int):
                    suggested_level=assessment.suggested_level, level=assessment.level,
                    review_on=assessment.review_on.isoformat() if assessment.review_on
                    else None, case_risk_level=case.risk_level), 201
+
+
+# -- already known? ---------------------------------------------------------------------------
+def _match_answer(referral_id: int, action: str):
+    """The referral's case (its coordinator on the team) and the cases it matches, the
+    answer recorded on each of them before it is given."""
+    access.require(Permission.REFERRAL_SCREEN)
+    referral = access.found(queries.referral_by_id(referral_id), action,
+                            referral_id=referral_id)
+    case, decision = access.open_case_as_member(referral.case_id, action)
+    found = matching.matches(case, sees_location=decision.can_read("victim.location"))
+    matching.record_answer(case, found)
+    return case, found
+
+
+def match_out(match: matching.Match) -> dict:
+    return {"case_id": match.case_id, "reference": match.reference, "area": match.area,
+            "open": match.open, "known_to": list(match.known_to),
+            "matched": list(match.matched)}
+
+
+@bp.get("/referrals/<int:referral_id>/matches")
+def referral_matches(referral_id: int):
+    """Already known? Other cases of the area sharing an identifier with its people: only
+    their reference, area, team agencies, whether open, and what matched."""
+    _case, found = _match_answer(referral_id, "case:match-check")
+    return jsonify(items=[match_out(m) for m in found])
+
+
+@bp.post("/referrals/<int:referral_id>/join")
+def ask_to_join(referral_id: int):
+    """Ask the team of a case the referral matched to let the caller join it."""
+    case, found = _match_answer(referral_id, "case:join-request")
+    wanted = load(schemas.JoinIn())["case_id"]
+    other = next((m for m in found if m.case_id == wanted), None)
+    other_case = access.found(queries.case_for_view(wanted) if other else None,
+                              "case:join-request", requested_case_id=wanted)
+    request = casework.ask_to_join(g.user, case, other_case)
+    return jsonify(id=request.id, case_id=other_case.id), 201
+
+
+@bp.post("/join-requests/<int:request_id>/decision")
+def decide_join(request_id: int):
+    """The team of the case approves (the person joins by name) or refuses a request."""
+    access.require(Permission.CASE_MEMBER_ADD)
+    request = access.found(queries.join_request(request_id), "case:join-decide",
+                           join_request_id=request_id)
+    case, _decision = access.open_case_as_member(request.case_id, "case:join-decide")
+    data = load(schemas.JoinDecisionIn())
+    casework.decide_join(g.user, case, request, data["decision"])
+    return jsonify(id=request.id, decision=request.decision)

@@ -9,7 +9,7 @@ from flask_login import login_required
 from marshmallow import ValidationError
 
 from hub import access, disclosure
-from hub.cases import casework, queries, redaction, schemas
+from hub.cases import casework, matching, queries, redaction, schemas
 from hub.cases.views import _require_write
 from hub.cases.views import bp as cases_bp
 from hub.errors import OperationError
@@ -168,10 +168,57 @@ def screen(referral_id: int):
                    "decline": "Referral declined.",
                    "signpost": "Referral signposted elsewhere."}[referral.decision])
             return redirect(url_for("cases.show", case_id=case.id))
+    found = matching.matches(case, sees_location=decision.can_read("victim.location"))
+    matching.record_answer(case, found)  # what it learns of other cases, on their record
     read = disclosure.read_open(case, decision, "case:read", lambda out: redaction.case_detail(
         case, decision, [], access.principal().agency, out))
     return render_template("casework/screen.html", case=read.body, referral_id=referral.id,
-                           errors=errors, form=form), 400 if errors else 200
+                           matches=found, errors=errors, form=form), 400 if errors else 200
+
+
+@bp.post("/<int:referral_id>/join")
+@login_required
+def ask_to_join(referral_id: int):
+    """Ask the team of a case this referral matched to let the coordinator join it."""
+    access.require(Permission.REFERRAL_SCREEN)
+    referral = access.found(queries.referral_by_id(referral_id), "case:join-request",
+                            referral_id=referral_id)
+    case, decision = access.open_case_as_member(referral.case_id, "case:join-request")
+    found = matching.matches(case, sees_location=decision.can_read("victim.location"))
+    wanted = request.form.get("case_id", "")
+    other = next((m for m in found if str(m.case_id) == wanted), None)
+    other_case = access.found(queries.case_for_view(other.case_id) if other else None,
+                              "case:join-request", requested_case_id=wanted[:20])
+    try:
+        casework.ask_to_join(g.user, case, other_case)
+    except OperationError as exc:
+        flash(exc.message[0].upper() + exc.message[1:] + ".", "error")
+    else:
+        flash(f"You have asked to join case {other.reference}. Its team will decide.")
+    return redirect(url_for(".screen", referral_id=referral.id))
+
+
+@cases_bp.post("/<int:case_id>/join-requests/<int:request_id>")
+@login_required
+def decide_join(case_id: int, request_id: int):
+    """Approve or refuse a request to join this case."""
+    access.require(Permission.CASE_MEMBER_ADD, case_id)
+    case, _decision = access.open_case_as_member(case_id, "case:join-decide")
+    join = queries.join_request(request_id)
+    join = access.found(join if join is not None and join.case_id == case.id else None,
+                        "case:join-decide", join_request_id=request_id)
+    decision = request.form.get("decision")
+    if decision not in ("approve", "refuse"):
+        flash("Choose whether to approve or refuse the request.", "error")
+        return redirect(url_for("cases.show", case_id=case.id) + "#join-requests")
+    try:
+        casework.decide_join(g.user, case, join, decision)
+    except OperationError as exc:
+        flash(exc.message[0].upper() + exc.message[1:] + ".", "error")
+    else:
+        outcome = "joins the case team" if decision == "approve" else "will not join the team"
+        flash(f"{join.user.display_name} {outcome}.")
+    return redirect(url_for("cases.show", case_id=case.id))
 
 
 _DECISION_WORDS = {"reason": "Give the reason for declining or signposting the referral"}

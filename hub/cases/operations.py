@@ -12,7 +12,7 @@ from sqlalchemy import select
 from hub import signals
 from hub.accounts.models import Agency, Area, User
 from hub.auditlog import writer as audit
-from hub.cases import location_guard, queries, subjects
+from hub.cases import location_guard, matching, queries, subjects
 from hub.cases.models import (
     PERSON_FIELDS,
     BreakGlassGrant,
@@ -88,6 +88,9 @@ def _new_case(user: User, data: dict) -> tuple[Case, set[str], list[int]]:
     db.session.add_all(CaseParty(case=case, person=v, party="victim") for v in victims)
     db.session.add(Membership(case=case, user_id=user.id, added_by_id=user.id))
     db.session.flush()
+    matching.index(case, perpetrator, "perpetrator")
+    for victim in victims:
+        matching.index(case, victim, "victim")
     written = {"case.core", "victim.identity"}
     if any(data["perpetrator"].get(f) for f in PERSON_FIELDS["perpetrator"]):
         written.add("perpetrator.identity")
@@ -170,9 +173,6 @@ def _works_cases(agency: Agency, role: str) -> bool:
 
 def add_entry(user: User, case: Case, decision: CaseDecision, data: dict) -> Entry:
     info_class, kind = data["info_class"], data.get("kind", "note")
-    if kind == "risk_assessment":  # its score, level and parts come from its tool
-        raise Invalid("record a risk assessment with its tool: POST "
-                      "/cases/{id}/risk-assessments, or Start a risk assessment", "kind")
     if info_class not in current_policy().classes:
         raise Invalid(f"unknown class {info_class!r}", "class")
     if not decision.can_write(info_class):
@@ -201,6 +201,8 @@ def edit_entry(user: User, case: Case, decision: CaseDecision, entry: Entry, dat
     """A new version; the old ones stay (DOMAIN rule 7). A stale edit is refused."""
     if entry.author_agency_id != user.agency_id or not decision.can_write(entry.info_class):
         raise Forbidden("only the authoring agency may edit this entry")
+    if entry.kind == "risk_assessment":  # its answers and score belong together
+        raise Conflict("a risk assessment is not edited: record a new one", "version")
     if data["version"] != entry.version:
         raise Conflict("the entry was changed by someone else; reload and try again", "version")
     _check_kind(entry.kind, entry.info_class)
@@ -290,6 +292,7 @@ def correct_person(user: User, case: Case, decision: CaseDecision, person: Perso
                for info_class, fields in sorted(by_class.items())
                if (changed := _differences(person, fields, wanted))]
     if changes:
+        matching.index(case, person, party)
         audit.record("person:update", case_id=case.id, classes=[c.info_class for c in changes],
                      subject_ids=[person.id],
                      details={"person_id": person.id, "party": party,

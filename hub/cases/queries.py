@@ -18,6 +18,7 @@ from hub.cases.models import (
     CaseParty,
     Entry,
     EntryVersion,
+    JoinRequest,
     Membership,
     Person,
     PersonChange,
@@ -352,3 +353,13 @@ def screening_queue(principal: Principal) -> list[Case]:
     return list(db.session.scalars(
         select(Case).where(visible, Case.status.in_(("referred", "screening")))
         .options(selectinload(Case.parties)).order_by(Case.referred_on, Case.id)))
+
+
+def join_request(request_id: int) -> JoinRequest | None:
+    return db.session.get(JoinRequest, request_id)
+
+
+def pending_join_requests(case: Case) -> list[JoinRequest]:
+    return list(db.session.scalars(select(JoinRequest).where(
+        JoinRequest.case_id == case.id, JoinRequest.decision.is_(None))
+        .order_by(JoinRequest.id)))

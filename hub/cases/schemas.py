@@ -19,6 +19,7 @@ from hub.schemas import JsonBoolean, Strict
 from hub.vocabulary import BEHAVIOURS, REFERRAL_DECISIONS, REFERRAL_SOURCES, RELATIONSHIPS
 
 _name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+NOTE_KINDS = tuple(k for k in ENTRY_KINDS if k != "risk_assessment")
 _NHS = validate.Regexp(r"^\d{10}$", error="must be 10 digits")
 _PNC = validate.Regexp(r"^\d{2,4}/\d{1,7}[A-Z]$", error="must look like 2001/0123456A")
 
@@ -81,7 +82,8 @@ class EntryIn(Strict):
     body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
     info_class = fields.String(required=True, data_key="class",
                                validate=validate.Length(min=1, max=32))
-    kind = fields.String(load_default="note", validate=validate.OneOf(ENTRY_KINDS))
+    # A risk assessment is recorded with its tool (RiskAssessmentIn), never as a note.
+    kind = fields.String(load_default="note", validate=validate.OneOf(NOTE_KINDS))
     restricted_to = fields.List(fields.String(validate=validate.Length(min=1, max=32)),
                                 validate=validate.Length(min=1, max=10), allow_none=True)
     subject_person_id = fields.Integer(strict=True)
@@ -251,3 +253,14 @@ class RiskAssessmentIn(Strict):
     def ahead(self, value, **_kwargs):
         if value < date.today():
             raise ValidationError("must be today or later")
+
+
+class JoinIn(Strict):
+    """Ask to join a case that "already known?" matched, from the referral that found it."""
+
+    case_id = fields.Integer(required=True, strict=True,
+                             validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class JoinDecisionIn(Strict):
+    decision = fields.String(required=True, validate=validate.OneOf(("approve", "refuse")))

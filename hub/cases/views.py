@@ -128,6 +128,8 @@ def render_case(case, decision, status: int = 200, *, errors: dict | None = None
     # after the commit would need a transaction of its own, and could fail after the log
     # said the page was shown.
     since = queries.previous_visit(g.user.id, case.id)
+    join_requests = queries.pending_join_requests(case) if access.can(
+        Permission.CASE_MEMBER_ADD) and decision.relationship is Relationship.MEMBER else []
     read = reads.case_page(case, decision, kind)
     body, summary, entries = read.body
     body["entries"].sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
@@ -148,6 +150,7 @@ def render_case(case, decision, status: int = 200, *, errors: dict | None = None
             decision.can_write_entry(t.answers_class, casework.KIND)
             for t in casework.tools().values()),
         tool_names={t.id: t.name for t in casework.tools().values()},
+        join_requests=join_requests,
         tool_questions={t.id: t.questions for t in casework.tools().values()},
         class_names=current_policy().set.classes), 400 if errors and status == 200 else status
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from hub.auditlog import writer as audit
-from hub.cases import subjects
+from hub.cases import matching, subjects
 from hub.cases.models import (
     ENCRYPTED_FIELDS,
     BreakGlassGrant,
@@ -78,6 +78,7 @@ def erase(person: Person, user, ground: str) -> Erasure:
     for name in ENCRYPTED_FIELDS:
         setattr(person, f"{name}_ct", None)
     person.erased_at = now
+    matching.forget(person.id)
     _empty_entries(person.id)
     _blank_reasons(person.id)
     erasure = Erasure(person_id=person.id, at=now, by_user_id=user.id, ground=ground,

@@ -10,7 +10,8 @@ import re
 
 from sqlalchemy import func, select
 
-from hub.cases.models import Case, Referral, RiskAssessment
+from hub.accounts.models import User
+from hub.cases.models import Case, Membership, Referral, RiskAssessment
 from hub.extensions import db
 from tests.cases.test_risk_assessments import SDASH
 from tests.support.factories import page_text, sign_in, text_by_id
@@ -145,3 +146,37 @@ def test_perpetrator_facing_pages_never_show_safe_contact(client, session):
     page = html(client.get(case_path))
     assert client.get(case_path).status_code == 200
     assert "Text only, after 6pm" not in page and "Safe ways to contact her" not in page
+
+
+def test_screening_shows_who_already_knows_and_the_team_lets_them_join(client, session):
+    first = demo_cases(session)[0]
+    known = db.session.scalar(select(Referral).join(Case, Case.id == Referral.case_id).where(
+        Case.summary.like("Police referral: a new%")))
+    sign_in(client, "police.officer")  # take the coordinator off case 1 first
+    place = db.session.scalar(select(Membership.id).join(User, User.id == Membership.user_id)
+                              .where(Membership.case_id == first.id,
+                                     User.username == "coordinator"))
+    assert client.post(f"/cases/{first.id}/members/{place}/remove",
+                       data={"confirm": "yes"}).status_code in (302, 303)
+    client.post("/sign-out")
+    sign_in(client, "coordinator")
+    page = html(client.get(f"/referrals/{known.id}"))
+    row = page_text(text_by_id(page, f"match-{first.id}"))
+    assert first.reference in row and "(open)" in row and "Perpetrator: PNC ID" in row
+    assert "Fenwick" not in page and "Claire" not in page
+    r = client.post(f"/referrals/{known.id}/join", data={"case_id": str(first.id)})
+    assert r.status_code == 302
+    assert f"You have asked to join case {first.reference}" in page_text(html(client.get(
+        r.location)))
+    client.post("/sign-out")
+    sign_in(client, "police.officer")
+    page = html(client.get(f"/cases/{first.id}"))
+    asks = page_text(text_by_id(page, "join-requests"))
+    assert "Dana Whitlow (STAC coordinator) (Police) asks to join" in asks
+    request_id = re.search(r'/join-requests/(\d+)"', page).group(1)
+    r = client.post(f"/cases/{first.id}/join-requests/{request_id}",
+                    data={"decision": "approve"})
+    assert r.status_code == 302
+    client.post("/sign-out")
+    sign_in(client, "coordinator")
+    assert client.get(f"/cases/{first.id}").status_code == 200

@@ -125,6 +125,23 @@ def test_each_part_goes_only_to_those_who_read_its_class(api, case):
     assert row("advocate", sdash["id"])["answers"]["frightened"] is True
 
 
+def test_an_assessment_is_never_edited_as_a_note(api, case):
+    """A new assessment replaces it: editing one part would break it from its score."""
+    made = assess(api, case, "advocate", {"tool": "s-dash", "answers": yes_to(SDASH, 2)}).json
+    row = next(a for a in api("advocate").get(f"/cases/{case.id}").json["risk_assessments"]
+               if a["id"] == made["id"])
+    entries = api("advocate").get(f"/cases/{case.id}/notes").json["items"]
+    answers = next(e for e in entries if e["kind"] == "risk_assessment"
+                   and e["class"] == "victim.support" and e["id"] > 0
+                   and "Is the victim very frightened? Yes" in e["body"])
+    r = api("advocate").put(f"/cases/{case.id}/notes/{answers['id']}",
+                            json={"body": "All no.", "version": answers["version"]})
+    assert r.status_code == 409
+    again = next(a for a in api("advocate").get(f"/cases/{case.id}").json["risk_assessments"]
+                 if a["id"] == made["id"])
+    assert again["answers"] == row["answers"]
+
+
 def test_an_assessment_is_audited_with_every_class_it_wrote(api, case):
     seq = last_seq()
     made = assess(api, case, "nhs.clinician", {"tool": "srp", "answers": srp(),

@@ -491,8 +491,44 @@ def _pending_referral(ready: Ready) -> None:
     ready.params["referral_id"] = referral.id
 
 
+def _matched_referral(ready: Ready) -> None:
+    """A referral whose perpetrator has the first demo case's PNC ID: already known there."""
+    from hub.cases import casework
+
+    referral = casework.create_referral(_user("police.officer"), dict(
+        REFERRAL, area="london", perpetrator={"name": "Route Known", "pnc_id": "2004/0112233X"}))
+    ready.params["referral_id"] = referral.id
+    ready.body = {"case_id": ready.params["case_id"]}
+
+
+def _join_request(ready: Ready) -> None:
+    """The coordinator, screening a matched referral, asks to join the first demo case."""
+    from hub.cases import casework
+    from hub.cases.models import Case, Referral
+    from hub.extensions import db
+
+    _matched_referral(ready)
+    referral = db.session.get(Referral, ready.params["referral_id"])
+    request = casework.ask_to_join(_user("coordinator"), referral.case,
+                                   db.session.get(Case, ready.params["case_id"]))
+    ready.params["request_id"] = request.id
+    ready.body = {"decision": "approve"}
+
+
 ROUTES.update({
     ("api.create_referral", "POST"): perm("case:create", body=REFERRAL, ok=201),
+    ("api.referral_matches", "GET"): Access(permission="referral:screen", member=True),
+    ("api.ask_to_join", "POST"): Access(permission="referral:screen", member=True,
+                                        body={"case_id": 1}, prepare=_matched_referral,
+                                        ok=201),
+    ("api.decide_join", "POST"): Access(permission="case:member:add", member=True,
+                                        body={"decision": "approve"}, prepare=_join_request),
+    ("referrals.ask_to_join", "POST"): Access(
+        permission="referral:screen", member=True, body={"case_id": "1"},
+        prepare=_matched_referral, ok=302, to=r"/referrals/\d+"),
+    ("cases.decide_join", "POST"): Access(
+        permission="case:member:add", member=True, body={"decision": "approve"},
+        prepare=_join_request, ok=302, to=CASE),
     ("api.screening_queue", "GET"): perm("referral:screen"),
     ("api.decide_referral", "POST"): Access(
         permission="referral:screen", member=True, writes="case.core",
@@ -580,6 +616,7 @@ def params(app) -> dict[str, object]:
                 "membership_id": _membership_id(db.session, case.id, nhs.id),
                 "referral_id": db.session.scalar(select(Referral.id).where(
                     Referral.case_id == case.id)),
+                "request_id": 1,  # none yet: refusals come before the request is looked up
                 "strings": case_data_strings(cases)}
 
 
