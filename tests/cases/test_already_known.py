@@ -145,7 +145,7 @@ def test_the_normalised_identifiers():
     class P:
         pnc_id, nhs_number, name = " 2004/0112233x", "943 476 5919", "Ms. Zoë O'Brien-Smith"
         date_of_birth = None
-        online_identifiers = ["@Handle_1 "]
+        online_identifiers = ("@Handle_1 ",)
 
         def get_secret(self, field):
             return {"phone": "+44 (0)7700 900123", "email": " A@Example.ORG "}.get(field)
