@@ -37,6 +37,7 @@ _REFERRAL_WORDS = {
                            "name@example.com"),
     "perpetrator.name": ("Enter the perpetrator's name, or at least one online identifier",) * 2,
     "perpetrator.date_of_birth": (None, "Enter a real date of birth, like 14/03/1984"),
+    "perpetrator.pnc_id": (None, "Enter a PNC ID in the correct format, like 2004/0112233X"),
 }
 
 
@@ -59,6 +60,7 @@ def _referral_data(form) -> tuple[dict, dict]:
     errors: dict = {}
     perpetrator = {k: v for k, v in {
         "name": form.get("perpetrator.name", "").strip(),
+        "pnc_id": form.get("perpetrator.pnc_id", "").strip().upper(),
         "online_identifiers": [line.strip() for line in
                                form.get("perpetrator.online_identifiers", "").splitlines()
                                if line.strip()]}.items() if v}
@@ -83,7 +85,8 @@ def _referral_data(form) -> tuple[dict, dict]:
 _REFERRAL_ORDER = ("source", "referrer_name", "referred_on", "crime_reference", "victim.name",
                    "consent_to_referral", "consent_to_contact", "victim.phone", "victim.email",
                    "victim.address", "victim.safe_contact", "perpetrator.name",
-                   "perpetrator.date_of_birth", "perpetrator.online_identifiers",
+                   "perpetrator.date_of_birth", "perpetrator.pnc_id",
+                   "perpetrator.online_identifiers",
                    "relationship", "behaviours", "behaviours_other", "summary")
 
 

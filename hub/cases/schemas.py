@@ -222,12 +222,13 @@ class ReferralIn(Strict):
         if value > date.today():
             raise ValidationError("must not be in the future")
 
-    @validates_schema
+    # Checked even when other fields are wrong: the page names every problem at once.
+    @validates_schema(skip_on_field_errors=False)
     def other_named(self, data, **_kwargs):
         if "other" in data.get("behaviours", []) and not data.get("behaviours_other"):
             raise ValidationError("say what the other behaviour is", "behaviours_other")
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def someone_to_look_for(self, data, **_kwargs):
         perpetrator = data.get("perpetrator") or {}
         if not perpetrator.get("name") and not perpetrator.get("online_identifiers"):

@@ -96,9 +96,11 @@ class Ui:
             box.check()
         expect(box).to_be_checked()
 
-    def choose(self, label: str) -> None:
-        """Pick a radio button: Tab into its group, then arrow keys to it."""
-        radio = self.page.get_by_label(label, exact=True)
+    def choose(self, label: str | Locator) -> None:
+        """Pick a radio button (by its label, or a locator where labels repeat, as the
+        Yes and No of a questionnaire): Tab into its group, then arrow keys to it."""
+        radio = label if isinstance(label, Locator) else self.page.get_by_label(label,
+                                                                                exact=True)
         if self.mode == "keyboard":
             name = radio.get_attribute("name")
             in_group = f"e => e.type === 'radio' && e.name === {name!r}"
