@@ -37,7 +37,8 @@ def test_a_helpline_referral_to_an_assessed_case(ui, hub):
     ui.choose("Stranger")
     ui.tick("Following")
     ui.follow(page.get_by_role("button", name="Send referral"))
-    expect(page.locator(".govuk-notification-banner--success")).to_contain_text("waiting for screening")
+    done = page.locator(".govuk-notification-banner--success")
+    expect(done).to_contain_text("waiting for screening")
     case_path = re.sub(r"#.*$", "", page.url.removeprefix(hub.url))
 
     ui.follow(page.get_by_role("link", name="Referrals to screen"))
