@@ -82,6 +82,7 @@ def decide_referral(user: User, case: Case, decision: CaseDecision, referral: Re
         case.status, case.accepted_on = "accepted", today
     else:
         case.status, case.closed_on = "closed", today
+    operations.record_status(user, case, reason)
     case.version += 1
     audit.record("referral:decide", case_id=case.id, classes=["case.core"], user=user,
                  details={"referral_id": referral.id, "decision": referral.decision,

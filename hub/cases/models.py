@@ -421,3 +421,21 @@ class JoinRequest(db.Model):
     __table_args__ = (
         CheckConstraint("decision IN ('approve', 'refuse')", name="decision"),
     )
+
+
+class StatusChange(db.Model):
+    """A case's status, each time it is set: when, by whom, and why when it closes
+    (``case.core``). The first is the referral's."""
+
+    __tablename__ = "status_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agency: Mapped[Agency] = relationship(lazy="joined")
+
+    __table_args__ = (CheckConstraint(f"status IN {CASE_STATUSES}", name="status"),)

@@ -24,6 +24,7 @@ from hub.cases.models import (
     Membership,
     Person,
     PersonChange,
+    StatusChange,
 )
 from hub.errors import Conflict, Forbidden, Invalid, OperationError  # noqa: F401 -- refusals
 from hub.extensions import db
@@ -87,6 +88,7 @@ def _new_case(user: User, data: dict) -> tuple[Case, set[str], list[int]]:
     db.session.add(CaseParty(case=case, person=perpetrator, party="perpetrator"))
     db.session.add_all(CaseParty(case=case, person=v, party="victim") for v in victims)
     db.session.add(Membership(case=case, user_id=user.id, added_by_id=user.id))
+    record_status(user, case)
     db.session.flush()
     matching.index(case, perpetrator, "perpetrator")
     for victim in victims:
@@ -111,6 +113,11 @@ def update_case(user: User, case: Case, decision: CaseDecision, data: dict) -> C
     if "summary" in data and data["summary"] != case.summary:
         location_guard.check_case(user, case, data["summary"], field="summary",
                                   info_class="case.core")
+    reason = (data.get("closure_reason") or "").strip() or None
+    if data.get("status") == "closed" and case.status != "closed" and reason is None:
+        raise Invalid("give the reason for closing the case", "closure_reason")
+    location_guard.check_case(user, case, reason, field="closure_reason",
+                              info_class="case.core")
     changed = {}
     for name in ("status", "risk_level", "summary", "next_review_on"):
         if name in data and getattr(case, name) != data[name]:
@@ -120,11 +127,19 @@ def update_case(user: User, case: Case, decision: CaseDecision, data: dict) -> C
         case.closed_on = utcnow().date()
     if changed.get("status") in ("accepted", "active") and case.accepted_on is None:
         case.accepted_on = utcnow().date()
+    if "status" in changed:
+        record_status(user, case, reason if case.status == "closed" else None)
     case.version += 1
     audit.record("case:update", case_id=case.id, classes=["case.core"],
                  details={"fields": sorted(changed), "version": case.version}, user=user)
     audit.commit()
     return case
+
+
+def record_status(user: User, case: Case, reason: str | None = None) -> None:
+    """The case's status history: the status it has now, and why when it closes."""
+    db.session.add(StatusChange(case_id=case.id, status=case.status, reason=reason,
+                                user_id=user.id, agency_id=user.agency_id))
 
 
 def _awaiting_screening(case: Case) -> bool:

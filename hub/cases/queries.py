@@ -24,6 +24,7 @@ from hub.cases.models import (
     PersonChange,
     Referral,
     RiskAssessment,
+    StatusChange,
 )
 from hub.extensions import db
 from hub.policy import (
@@ -353,6 +354,11 @@ def screening_queue(principal: Principal) -> list[Case]:
     return list(db.session.scalars(
         select(Case).where(visible, Case.status.in_(("referred", "screening")))
         .options(selectinload(Case.parties)).order_by(Case.referred_on, Case.id)))
+
+
+def status_history(case: Case) -> list[StatusChange]:
+    return list(db.session.scalars(select(StatusChange).where(
+        StatusChange.case_id == case.id).order_by(StatusChange.id)))
 
 
 def join_request(request_id: int) -> JoinRequest | None:

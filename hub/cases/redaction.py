@@ -113,6 +113,9 @@ def case_detail(case: Case, decision: CaseDecision, entries: list[Entry],
         body["victims"] = [_victim(v, decision, changes, out) for v in case.people("victim")]
     if decision.can_read("case.core"):
         body["referral"] = referral_out(queries.referral(case), out)
+        body["status_history"] = [
+            {"status": s.status, "at": s.changed_at.isoformat(), "agency": s.agency.code,
+             "reason": s.reason} for s in queries.status_history(case)]
         body["risk_assessments"] = [
             assessment_out(a, case, decision, entries, agency, out)
             for a in queries.risk_assessments(case)]

@@ -63,6 +63,7 @@ class CaseIn(Strict):
 class CaseUpdateIn(Strict):
     version = fields.Integer(required=True, strict=True)
     status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    closure_reason = _text(1000)  #: needed to close a case
     risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))
     summary = _text(500)
     next_review_on = fields.Date(allow_none=True)

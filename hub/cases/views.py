@@ -220,7 +220,8 @@ def new_entry(case_id: int):
 # -- changing the case's status, risk level and review date ------------------------------
 _CORE_MESSAGES = {"status": "Select a status", "risk_level": "Select a risk level",
                   "next_review_on": "Enter a real date for the next review, like 24/11/2026",
-                  "version": "Reload the page and try again"}
+                  "version": "Reload the page and try again",
+                  "closure_reason": "Give the reason for closing the case"}
 
 
 @bp.post("/<int:case_id>/core")
@@ -238,10 +239,18 @@ def update_core(case_id: int):
         return redirect(url_for(".show", case_id=case.id))
     try:
         operations.update_case(g.user, case, decision, data)
-    except operations.Conflict:
+    except operations.Conflict as exc:
+        if exc.field == "status":  # a referral waiting for screening
+            return render_case(case, decision, 409, form=form, errors={
+                "status": "This referral is waiting for screening: the coordinator accepts, "
+                          "declines or signposts it"})
         return render_case(case, decision, 409, errors={"change-case": (
             "Someone else changed this case while you were editing it. Check its details "
             "below and make your change again.")})
+    except operations.Invalid as exc:  # no reason to close it, or a location in the reason
+        message = _CORE_MESSAGES.get(exc.field, exc.message) \
+            if exc.message.startswith("give the reason") else exc.message
+        return render_case(case, decision, 400, form=form, errors={exc.field: message})
     flash(_core_changes(before, case))
     return redirect(url_for(".show", case_id=case.id))
 
@@ -260,6 +269,8 @@ def _core_form(form, case) -> tuple[dict, dict]:
     """The form as CaseUpdateIn takes it, or the errors in GOV.UK words."""
     raw = {"status": form.get("status", ""), "risk_level": form.get("risk_level", ""),
            "version": form.get("version", "")}
+    if form.get("closure_reason", "").strip():
+        raw["closure_reason"] = form["closure_reason"].strip()
     errors, review = {}, form.get("next_review_on", "").strip()
     try:
         raw["next_review_on"] = parse_date(review).isoformat() if review else None

@@ -14,6 +14,7 @@ from hub.cases import matching
 from hub.cases.models import Case, PersonKey
 from hub.extensions import db
 from tests.cases.test_referrals import HELPLINE, refer
+from tests.cases.test_risk_assessments import SDASH
 from tests.support.factories import events_since, last_seq
 from tests.support.matrix import demo_cases
 
@@ -172,3 +173,24 @@ def test_the_seeded_referral_is_already_known(api, session):
     [found] = matches(api, {"id": referral["id"]})
     assert found["case_id"] == demo_cases(session)[0].id
     assert json.dumps(found).count("perpetrator: PNC ID") == 1
+
+
+def test_the_dpo_finds_every_casework_action(api, session):
+    """Each new action is in the audit search by its name."""
+    first = demo_cases(session)[0]
+    made = referral_naming(api, {"name": "Z", "pnc_id": "2004/0112233X"})
+    matches(api, made)
+    asked = api("coordinator").post(f"/referrals/{made['id']}/join",
+                                    json={"case_id": first.id}).json
+    api("police.officer").post(f"/join-requests/{asked['id']}/decision",
+                               json={"decision": "refuse"})
+    api("coordinator").post(f"/referrals/{made['id']}/decision", json={"decision": "accept"})
+    api("coordinator").get("/referrals")
+    api("advocate").post(f"/cases/{made['case_id']}/risk-assessments", json={
+        "tool": "s-dash", "answers": dict.fromkeys(SDASH, False)})
+    for action in ("referral:create", "referral:list", "case:match-check", "case:match",
+                   "case:join-request", "case:join-decide", "referral:decide",
+                   "risk-assessment:create"):
+        found = api("dpo").get(f"/audit/events?action={action}").json
+        assert found["total"] >= 1, action
+        assert {e["action"] for e in found["items"]} == {action}

@@ -519,7 +519,8 @@ def test_a_closed_case_is_read_only_for_peoples_details(api, session):
     case_id = first_case(session)
     version = api("police.officer").get(f"/cases/{case_id}").get_json()["version"]
     assert api("police.officer").patch(f"/cases/{case_id}", json={
-        "version": version, "status": "closed"}).status_code == 200
+        "version": version, "status": "closed",
+        "closure_reason": "Order in place; no contact for six months."}).status_code == 200
     victim = victim_of(session, case_id)
     response = api("police.officer").patch(f"/cases/{case_id}/people/{victim.id}",
                                            json={"phone": "07700 900111"})

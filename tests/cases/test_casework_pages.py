@@ -180,3 +180,19 @@ def test_screening_shows_who_already_knows_and_the_team_lets_them_join(client, s
     client.post("/sign-out")
     sign_in(client, "coordinator")
     assert client.get(f"/cases/{first.id}").status_code == 200
+
+
+def test_closing_a_case_on_its_page_asks_why(client, session):
+    case = db.session.get(Case, demo_cases(session)[0].id)
+    sign_in(client, "advocate")
+    form = {"version": str(case.version), "status": "closed", "risk_level": case.risk_level,
+            "next_review_on": ""}
+    r = client.post(f"/cases/{case.id}/core", data=form)
+    assert r.status_code == 400
+    assert problems(html(r)) == {"closure_reason": "Give the reason for closing the case"}
+    r = client.post(f"/cases/{case.id}/core",
+                    data={**form, "closure_reason": "Victim asked for no further contact."})
+    assert r.status_code == 302
+    listed = page_text(text_by_id(html(client.get(f"/cases/{case.id}")), "status-list"))
+    assert "Referred on 2 September 2026" in listed
+    assert listed.endswith("by Advocacy service: Victim asked for no further contact.")

@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 
 from hub.cases.models import Case, Membership, Referral
 from hub.extensions import db
-from tests.support.factories import events_since, last_seq, user_named
+from tests.support.factories import (
+    events_since,
+    last_seq,
+    page_text,
+    sign_in,
+    text_by_id,
+    user_named,
+)
 from tests.support.matrix import PERPETRATOR_FACING
 
 SAFE_CONTACT = "Text only; never leave a voicemail; not before 6pm."
@@ -185,3 +192,24 @@ def test_screening_cannot_be_skipped_by_changing_the_status(api, session):
     assert r.status_code == 200
     assert made["case_id"] in {c["id"] for c in api("coordinator").get("/referrals").json[
         "items"]}
+
+
+def test_closing_needs_a_reason_and_the_status_history_keeps_it(api, client, session):
+    made = refer(api)
+    api("coordinator").post(f"/referrals/{made['id']}/decision", json={"decision": "accept"})
+    path = f"/cases/{made['case_id']}"
+    version = api("advocate").get(path).json["version"]
+    r = api("advocate").patch(path, json={"version": version, "status": "closed"})
+    assert (r.status_code, r.json["error"]["field"]) == (400, "closure_reason")
+    assert api("advocate").get(path).json["status"] == "accepted"
+    r = api("advocate").patch(path, json={"version": version, "status": "closed",
+                                          "closure_reason": "She has moved out of the area."})
+    assert r.status_code == 200
+    history = api("advocate").get(path).json["status_history"]
+    assert [(h["status"], h["reason"]) for h in history] == [
+        ("referred", None), ("accepted", None), ("closed", "She has moved out of the area.")]
+    sign_in(client, "advocate")
+    page = client.get(path).get_data(as_text=True)
+    listed = page_text(text_by_id(page, "status-list"))
+    assert "Closed on" in listed and "by Advocacy service: She has moved out of the area." \
+        in listed
