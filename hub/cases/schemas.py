@@ -49,15 +49,40 @@ class VictimIn(Strict):
     safe_contact = _text(500)  #: safe ways to contact her, e.g. "no voicemail"
 
 
+_IDENTIFIER = fields.String(validate=validate.Length(min=1, max=200))
+
+
+def _someone_to_look_for(original) -> None:
+    """A perpetrator is known by name or, when the stalking is anonymous and online, only
+    by his online identifiers: one of them is needed. Judged on what was sent, so that a
+    name given but wrong is reported as that alone."""
+    perpetrator = original.get("perpetrator") if isinstance(original, dict) else None
+    perpetrator = perpetrator if isinstance(perpetrator, dict) else {}
+    if "name" not in perpetrator and not perpetrator.get("online_identifiers"):
+        raise ValidationError("give the perpetrator's name or at least one online "
+                              "identifier", "perpetrator")
+
+
+class ReferredPerpetratorIn(PerpetratorIn):
+    """A perpetrator as a referral knows him: by name, or only by online identifiers."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    online_identifiers = fields.List(_IDENTIFIER, validate=validate.Length(max=20))
+
+
 class CaseIn(Strict):
     area = fields.String(validate=validate.Length(min=1, max=32))
     status = fields.String(validate=validate.OneOf(CASE_STATUSES))
     risk_level = fields.String(validate=validate.OneOf(RISK_LEVELS))
     summary = _text(500)
     referred_on = fields.Date()
-    perpetrator = fields.Nested(PerpetratorIn, required=True)
+    perpetrator = fields.Nested(ReferredPerpetratorIn, required=True)
     victims = fields.List(fields.Nested(VictimIn), required=True,
                           validate=validate.Length(min=1, max=10))
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def someone_to_look_for(self, _data, original, **_kwargs):
+        _someone_to_look_for(original)
 
 
 class CaseUpdateIn(Strict):
@@ -192,14 +217,6 @@ class BreakGlassByReferenceIn(BreakGlassIn):
 
 
 # -- casework: referral, screening, risk assessment (issue 14) ----------------------------
-_IDENTIFIER = fields.String(validate=validate.Length(min=1, max=200))
-
-
-class ReferredPerpetratorIn(PerpetratorIn):
-    """A perpetrator as a referral knows him: by name, or only by online identifiers."""
-
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    online_identifiers = fields.List(_IDENTIFIER, validate=validate.Length(max=20))
 
 
 class ReferralIn(Strict):
@@ -229,12 +246,9 @@ class ReferralIn(Strict):
         if "other" in data.get("behaviours", []) and not data.get("behaviours_other"):
             raise ValidationError("say what the other behaviour is", "behaviours_other")
 
-    @validates_schema(skip_on_field_errors=False)
-    def someone_to_look_for(self, data, **_kwargs):
-        perpetrator = data.get("perpetrator") or {}
-        if not perpetrator.get("name") and not perpetrator.get("online_identifiers"):
-            raise ValidationError("give the perpetrator's name or at least one online "
-                                  "identifier", "perpetrator")
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def someone_to_look_for(self, _data, original, **_kwargs):
+        _someone_to_look_for(original)
 
 
 class DecisionIn(Strict):

@@ -213,3 +213,14 @@ def test_closing_needs_a_reason_and_the_status_history_keeps_it(api, client, ses
     listed = page_text(text_by_id(page, "status-list"))
     assert "Closed on" in listed and "by Advocacy service: She has moved out of the area." \
         in listed
+
+
+def test_a_case_may_be_opened_with_only_online_identifiers(api, session):
+    r = api("police.officer").post("/cases", json={
+        "perpetrator": {"online_identifiers": ["@case_handle"]},
+        "victims": [{"name": "Online Victim"}]})
+    assert r.status_code == 201, r.json
+    assert r.json["perpetrator"]["name"] is None
+    r = api("police.officer").post("/cases", json={"perpetrator": {},
+                                                   "victims": [{"name": "Online Victim"}]})
+    assert (r.status_code, r.json["error"]["field"]) == (400, "perpetrator")
