@@ -18,8 +18,9 @@ def create_referral():
     access.require(Permission.CASE_CREATE)
     referral = casework.create_referral(g.user, load(schemas.ReferralIn()))
     case, decision = access.open_case(referral.case_id, "referral:create")
+    # The case's summary, under the referral's own id (the one screening names).
     return jsonify(disclosure.answer_write(audit.last_event(), lambda out: {
-        "id": referral.id, **redaction.case_summary(case, decision, out),
+        **redaction.case_summary(case, decision, out), "id": referral.id,
         "case_id": case.id})), 201
 
 

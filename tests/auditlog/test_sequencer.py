@@ -45,6 +45,7 @@ def test_batches_and_reruns_integrate_each_event_once(fresh, backend):
         sizes = list(db.session.scalars(select(AuditCheckpoint.tree_size)))
         db.session.remove()
     assert first.integrated == first.tree_size == len(event_seqs(app))
+    assert first.checkpoint == first.tree_size  # signed by its last batch, and said so
     assert (again.integrated, again.checkpoint) == (0, None)
     assert sizes == [first.tree_size]  # one checkpoint per run, not per batch
     assert leaf_seqs(app) == event_seqs(app)

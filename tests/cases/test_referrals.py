@@ -51,7 +51,10 @@ def counts() -> tuple[int, int]:
 
 def test_a_referral_opens_a_referred_case_for_its_referrer_and_the_coordinator(api, session):
     seq = last_seq()
+    api("police.officer").post("/cases", json={  # case and referral ids now part ways
+        "perpetrator": {"name": "Ids Apart"}, "victims": [{"name": "Ids Apart Victim"}]})
     made = refer(api)
+    assert db.session.get(Referral, made["id"]).case_id == made["case_id"] != made["id"]
     assert made["status"] == "referred" and made["reference"].startswith("STAC-LON-")
     team = set(db.session.scalars(select(Membership.user_id).where(
         Membership.case_id == made["case_id"])))

@@ -83,7 +83,8 @@ def test_closed_cases_are_read_only_through_the_api(api, session):
     case_id = min(demo_case_ids(session).values())  # London, active
     police = api("police.officer")
     version = police.get(f"/cases/{case_id}").json["version"]
-    closed = police.patch(f"/cases/{case_id}", json={"version": version, "status": "closed"})
+    closed = police.patch(f"/cases/{case_id}", json={
+        "version": version, "status": "closed", "closure_reason": "Closed for the test."})
     assert closed.status_code == 200, closed.json
     note = {"body": "after closure", "class": "orders", "kind": "note"}
     refused = police.post(f"/cases/{case_id}/notes", json=note)
