@@ -7,7 +7,7 @@ from flask import g, jsonify
 from hub import access, disclosure
 from hub.api import bp, load
 from hub.auditlog import writer as audit
-from hub.cases import casework, matching, queries, redaction, schemas
+from hub.cases import casework, matching, queries, reads, redaction, schemas
 from hub.policy import Permission
 
 
@@ -27,13 +27,7 @@ def create_referral():
 @bp.get("/referrals")
 def screening_queue():
     """The referrals waiting for the caller to screen them, oldest first."""
-    who = access.require(Permission.REFERRAL_SCREEN)
-    cases = queries.screening_queue(who)
-    decisions = queries.decide_each(who, cases)
-    items = disclosure.read_list("referral:list", lambda out: [
-        {**redaction.case_summary(c, decisions[c.id], out),
-         "referral": redaction.referral_out(queries.referral(c), out)} for c in cases],
-        case_ids=[c.id for c in cases])
+    items = reads.screening_queue(access.require(Permission.REFERRAL_SCREEN))
     return jsonify(items=items, total=len(items))
 
 
@@ -87,9 +81,7 @@ def _match_answer(referral_id: int, action: str):
     referral = access.found(queries.referral_by_id(referral_id), action,
                             referral_id=referral_id)
     case, decision = access.open_case_as_member(referral.case_id, action)
-    found = matching.matches(case, sees_location=decision.can_read("victim.location"))
-    matching.record_answer(case, found)
-    return case, found
+    return case, matching.answer(case, decision)
 
 
 def match_out(match: matching.Match) -> dict:

@@ -9,7 +9,7 @@ from flask_login import login_required
 from marshmallow import ValidationError
 
 from hub import access, disclosure
-from hub.cases import casework, matching, queries, redaction, schemas
+from hub.cases import casework, matching, queries, reads, redaction, schemas
 from hub.cases.views import _require_write
 from hub.cases.views import bp as cases_bp
 from hub.errors import OperationError
@@ -137,13 +137,7 @@ def new():
 @login_required
 def queue():
     """The coordinator's screening queue: referrals waiting, oldest first."""
-    who = access.require(Permission.REFERRAL_SCREEN)
-    cases = queries.screening_queue(who)
-    decisions = queries.decide_each(who, cases)
-    items = disclosure.read_list("referral:list", lambda out: [
-        {**redaction.case_summary(c, decisions[c.id], out),
-         "referral": redaction.referral_out(queries.referral(c), out)} for c in cases],
-        case_ids=[c.id for c in cases])
+    items = reads.screening_queue(access.require(Permission.REFERRAL_SCREEN))
     return render_template("casework/queue.html", items=items)
 
 
@@ -171,8 +165,7 @@ def screen(referral_id: int):
                    "decline": "Referral declined.",
                    "signpost": "Referral signposted elsewhere."}[referral.decision])
             return redirect(url_for("cases.show", case_id=case.id))
-    found = matching.matches(case, sees_location=decision.can_read("victim.location"))
-    matching.record_answer(case, found)  # what it learns of other cases, on their record
+    found = matching.answer(case, decision)  # what it learns of other cases, on their record
     read = disclosure.read_open(case, decision, "case:read", lambda out: redaction.case_detail(
         case, decision, [], access.principal().agency, out))
     return render_template("casework/screen.html", case=read.body, referral_id=referral.id,

@@ -117,6 +117,13 @@ def _team(case_id: int) -> tuple[str, ...]:
     return tuple(sorted(agencies))
 
 
+def answer(case: Case, decision) -> list[Match]:
+    """The matches as the caller may be told them, each recorded before it is given."""
+    found = matches(case, sees_location=decision.can_read("victim.location"))
+    record_answer(case, found)
+    return found
+
+
 def record_answer(case: Case, found: list[Match]) -> None:
     """Each match shown is an audit event on the other case, naming this one."""
     for match in found:

@@ -49,6 +49,16 @@ def notes(case_id: int) -> disclosure.Read:
                                                 _agency(), out))
 
 
+def screening_queue(who: Principal) -> list[dict]:
+    """Referrals waiting for the caller to screen, oldest first, each with its referral."""
+    cases = queries.screening_queue(who)
+    decisions = queries.decide_each(who, cases)
+    return disclosure.read_list("referral:list", lambda out: [
+        {**redaction.case_summary(c, decisions[c.id], out),
+         "referral": redaction.referral_out(queries.referral(c), out)} for c in cases],
+        case_ids=[c.id for c in cases])
+
+
 def _agency() -> str:
     """The kind of agency the caller works for: what an author's narrowing names."""
     return access.principal().agency
