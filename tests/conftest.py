@@ -21,6 +21,19 @@ from hub.extensions import db
 from tests.support.apps import BACKENDS, DEMO_USERS, demo_app
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test (or parameter) marked ``only_on("sqlite")`` runs on that backend alone: its
+    items for the other backends are deselected, not skipped, as they were never meant."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("only_on")
+        backend = item.callspec.params.get("app") if hasattr(item, "callspec") else None
+        (dropped if marker and backend and backend not in marker.args else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """One private server per test session, in its own folder (not pytest's, which a

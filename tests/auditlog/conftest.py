@@ -1,4 +1,4 @@
-"""Fixtures for the audit tree: hubs on their own databases, the real `hub` command, and
+"""Fixtures for the audit tree: hubs on their own databases, the `hub` command, and
 a database administrator who can switch the append-only triggers off."""
 
 from __future__ import annotations
@@ -36,19 +36,30 @@ backends = pytest.mark.parametrize("backend", [
     pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else []) for b in BACKENDS])
 
 
+@pytest.fixture(scope="session")
+def seeded() -> dict:
+    """backend -> a migrated, seeded hub that no test touches: what `fresh` copies."""
+    templates = {}
+    yield templates
+    for app in templates.values():
+        _dispose(app)
+
+
 @pytest.fixture
-def fresh(tmp_path, request):
-    """``fresh(backend)``: a newly migrated, seeded hub on its own database."""
+def fresh(seeded, tmp_path, tmp_path_factory, request):
+    """``fresh(backend)``: a newly migrated, seeded hub on its own database (a copy of one
+    built once per test process: migrating and seeding cost seconds, copying does not)."""
     def make(backend: str, **overrides):
         from hub.seed import seed_demo
 
+        if backend not in seeded:
+            instance = tmp_path_factory.mktemp(f"seeded-{backend}")
+            seeded[backend] = build_app(backend, instance, request)
+            with seeded[backend].app_context():
+                seed_demo()
         # The folder names the PostgreSQL database: unique, so no test sees another's log.
         instance = tmp_path / f"hub-{backend}-{uuid.uuid4().hex[:10]}"
-        app = build_app(backend, instance, request, **overrides)
-        with app.app_context():
-            seed_demo()
-        request.addfinalizer(lambda: _dispose(app))
-        return app
+        return clone_app(seeded[backend], instance, request, **overrides)
     return make
 
 
@@ -60,7 +71,7 @@ def _dispose(app) -> None:
         db.engine.dispose()
 
 
-def clone_app(app, instance: Path, request):
+def clone_app(app, instance: Path, request, **overrides):
     """A copy of ``app``'s hub (instance folder, keys and database) that a test may wreck.
 
     Building a log costs migrations, seeding and several runs of `hub`; copying one costs
@@ -80,9 +91,9 @@ def clone_app(app, instance: Path, request):
                           f'GRANT CONNECT ON DATABASE "{name}" TO hub_owner, hub_app'):
             pg.execute(statement)
         url = url.set(database=name)
-    overrides = {key: app.config[key] for key in ("HUB_ENV", "RATELIMIT_ENABLED",
-                                                   "WTF_CSRF_ENABLED", "TESTING")}
-    copy = create_app({**overrides, "HUB_INSTANCE_DIR": str(instance),
+    settings = {key: app.config[key] for key in ("HUB_ENV", "RATELIMIT_ENABLED",
+                                                  "WTF_CSRF_ENABLED", "TESTING")}
+    copy = create_app({**settings, **overrides, "HUB_INSTANCE_DIR": str(instance),
                        "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False)})
     copy.config["BACKEND"] = app.config.get("BACKEND")
     request.addfinalizer(lambda: _dispose(copy))
@@ -107,13 +118,16 @@ def build_on_server(pg, instance: Path, **overrides):
     return app
 
 
-def hub(app, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the installed `hub` console script against ``app``'s database (in this process
-    under mutation testing, where a child process would escape mutmut)."""
+def hub(app, *args: str, script: bool = False,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the `hub` command against ``app``'s database, as click runs it, in this process;
+    with ``script=True`` as the installed console script in a child process, which is what
+    an operator types (and costs seconds to start, so tests use it where the entry point
+    itself is under test). Under mutation testing always in process, where mutmut sees it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "DATABASE_"))}
     env.update(HUB_ENV="test", HUB_INSTANCE_DIR=app.config["HUB_INSTANCE_DIR"],
                DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
-    if under_mutation():
+    if not script or under_mutation():
         return hub_in_process(env, args)
     return subprocess.run([str(HUB), *args], env=child_env(env), capture_output=True,  # noqa: S603
                           text=True, timeout=timeout, check=False)

@@ -38,7 +38,7 @@ def test_an_export_verifies_offline_and_a_tampered_one_does_not(fresh, backend, 
     assert hub(app, "audit", "checkpoint").returncode == 0
     args = ("audit", "export", "--out", str(tmp_path / "log.jsonl"),
             "--checkpoints", str(tmp_path / "cps"))
-    exported = hub(app, *args)
+    exported = hub(app, *args, script=True)
     assert exported.returncode == 0, exported.stderr
     intact = offline_verify(tmp_path, exported.stdout)
     assert intact.returncode == 0, intact.stdout + intact.stderr

@@ -159,7 +159,7 @@ def test_interval_defaults_off_in_test_and_on_in_development(tmp_path):
 @backends
 def test_checkpoint_command_writes_a_witness_copy(fresh, backend, tmp_path):
     app = fresh(backend)
-    result = hub(app, "audit", "checkpoint", "--witness", str(tmp_path / "w"))
+    result = hub(app, "audit", "checkpoint", "--witness", str(tmp_path / "w"), script=True)
     assert result.returncode == 0, result.stderr
     size = len(leaf_seqs(app))
     copy = tmp_path / "w" / f"checkpoint-{size:020d}"

@@ -34,12 +34,15 @@ RUNS = [("admin", r"^/admin/"), ("dpo", r"^/(audit|dpo|people)/"),
         ("police.officer", r"^/(?!admin/|audit/|dpo/|people/)"),
         # Perpetrator-facing workers, on every case route: no response may carry a
         # victim's address, phone, email or workplace (DOMAIN rule 3), whatever is sent.
-        ("nhs.clinician", r"^/cases"), ("probation.officer", r"^/cases")]
+        # What they are sent comes from the one redaction, which no database changes, and
+        # police.officer fuzzes the same routes on PostgreSQL: these run on SQLite alone.
+        pytest.param("nhs.clinician", r"^/cases", marks=pytest.mark.only_on("sqlite")),
+        pytest.param("probation.officer", r"^/cases", marks=pytest.mark.only_on("sqlite"))]
 PERPETRATOR_FACING = {"nhs.clinician", "probation.officer"}
 # Failures in routes owned elsewhere, reported to their owners: each is let through only in
 # exactly this form (operation, check, a text in the request or response) until fixed there.
 REPORTED: list[tuple[str, str, str, str]] = []  # none open
-EXAMPLES = 20  # per operation and phase: the whole run stays within a few minutes
+EXAMPLES = 10  # per operation and phase: the whole run stays within a few minutes
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "response_headers_conformance",
           "positive_data_acceptance", "negative_data_rejection", "use_after_free",
@@ -80,7 +83,9 @@ def in_process_probes(monkeypatch):
 # Hypothesis warns when a generated value's repr is large: not a finding about the hub.
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
 # One test per user, so that parallel workers share the run.
-@pytest.mark.parametrize(("user", "paths"), RUNS, ids=[user for user, _ in RUNS])
+@pytest.mark.parametrize(("user", "paths"), RUNS,
+                         ids=["admin", "dpo", "police.officer", "nhs.clinician",
+                              "probation.officer"])
 def test_every_check_schemathesis_has_passes(app, session, tokens, in_process_probes,
                                             cross_field_rules, user, paths):
     from hub.auditlog import sequencer

@@ -44,12 +44,27 @@ def hub_in_process(env: dict[str, str], args) -> subprocess.CompletedProcess[str
     console script under mutation testing, so that mutmut sees the command's code."""
     from click.testing import CliRunner
 
+    import hub
     from hub.cli import cli
+    from hub.extensions import db
 
     ours = ("HUB_", "DATABASE_")
     settings = {k: v for k, v in env.items() if k.startswith(ours)}
     settings |= {k: None for k in os.environ if k.startswith(ours) and k not in settings}
-    result = CliRunner().invoke(cli, list(args), env=settings)
+    made, create_app = [], hub.create_app
+
+    def create_and_keep(*args, **kwargs):
+        made.append(create_app(*args, **kwargs))
+        return made[-1]
+
+    hub.create_app = create_and_keep  # the command's app, to close its connections after
+    try:
+        result = CliRunner().invoke(cli, list(args), env=settings)
+    finally:
+        hub.create_app = create_app
+        for app in made:
+            with app.app_context():
+                db.engine.dispose()
     return subprocess.CompletedProcess(["hub", *args], result.exit_code, result.stdout,
                                        result.stderr)
 
