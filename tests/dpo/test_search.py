@@ -21,7 +21,7 @@ from hub.dpo import queries
 from hub.dpo.exports import safe_cell
 from hub.extensions import db
 from hub.timeutil import utcnow
-from tests.auditlog.conftest import fresh, record_events  # noqa: F401 (fresh: a fixture)
+from tests.auditlog.conftest import fresh, record_events, seeded  # noqa: F401 (fixtures)
 from tests.dpo.conftest import DPO_API_GETS, NON_DPO, case_ids
 from tests.support.apps import BACKENDS
 from tests.support.factories import events_since, last_seq, leave_team
