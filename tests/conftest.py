@@ -8,6 +8,7 @@ applied, exactly as in production. Set HUB_TEST_BACKENDS=sqlite for a quick loca
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,10 +21,22 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from hub.extensions import db
 from tests.support.apps import BACKENDS, DEMO_USERS, demo_app
 
+# Tests of a minute or more, started first: xdist hands each worker its share in this
+# order, so the workers end together instead of one fuzzing alone at the end.
+LONG_FIRST = ("tests/security/test_schemathesis.py", "tests/browser/", "tests/load/",
+              "tests/auditlog/test_tamper.py")
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """One worker more than there are cores (`-n auto`): a third of the time a worker waits
+    on Chromium, PostgreSQL or a child process, and the spare worker fills it."""
+    return (os.cpu_count() or 1) + 1
+
 
 def pytest_collection_modifyitems(config, items):
     """A test (or parameter) marked ``only_on("sqlite")`` runs on that backend alone: its
-    items for the other backends are deselected, not skipped, as they were never meant."""
+    items for the other backends are deselected, not skipped, as they were never meant.
+    The long tests go first."""
     kept, dropped = [], []
     for item in items:
         marker = item.get_closest_marker("only_on")
@@ -31,7 +44,7 @@ def pytest_collection_modifyitems(config, items):
         (dropped if marker and backend and backend not in marker.args else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    items[:] = sorted(kept, key=lambda item: not item.nodeid.startswith(LONG_FIRST))
 
 
 @pytest.fixture(scope="session")
