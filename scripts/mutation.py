@@ -81,12 +81,26 @@ def run(module: str, tests: list[str]) -> None:
     template = ws / "template"
     shutil.rmtree(template, ignore_errors=True)
     env = {**os.environ, "HUB_TEST_BACKENDS": "sqlite", "HUB_TEST_TEMPLATE": str(template)}
+    retest_survivors(module)
     print(f"== {module}: mutmut against {' '.join(tests)}", flush=True)
     started = time.monotonic()
     with (ws / "mutmut.log").open("w") as log:
         subprocess.run([str(MUTMUT), "run", "--max-children", str(CHILDREN)], cwd=ws,  # noqa: S603
                        env=env, check=False, stdout=log, stderr=subprocess.STDOUT)
     print(f"   {time.monotonic() - started:.0f} s (log: {ws / 'mutmut.log'})", flush=True)
+
+
+def retest_survivors(module: str) -> None:
+    """mutmut keeps every verdict until the mutated function changes; a survivor is tested
+    again on every run, since the tests may have grown since (a kill stays a kill)."""
+    meta = WORK / slug(module) / "mutants" / f"{module}.meta"
+    if meta.exists():
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
+        for name, code in codes.items():
+            if code not in NOT_RUN and code not in KILLED:
+                codes[name] = None
+        meta.write_text(json.dumps(data))
 
 
 def results(module: str) -> dict[str, int | None]:

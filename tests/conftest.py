@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,16 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = sorted(kept, key=lambda item: not item.nodeid.startswith(LONG_FIRST))
+
+
+@pytest.fixture(autouse=True)
+def no_sequencer_left_running():
+    """A scheduled sequencer thread left behind by a test would go on writing through
+    ``db.session``, which later tests point at their own transactions: each test that
+    starts one must stop it (``sequencer.stop``)."""
+    yield
+    left = [t.name for t in threading.enumerate() if t.name == "audit-sequencer"]
+    assert not left, "a scheduled audit sequencer is still running after the test"
 
 
 @pytest.fixture(scope="session")

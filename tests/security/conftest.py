@@ -21,6 +21,7 @@ def production_secrets() -> dict:
 
 @pytest.fixture
 def production_overrides(tmp_path) -> dict:
+    # No scheduled sequencer: its thread would outlive the test in this process.
     return {"HUB_ENV": "production", "HUB_INSTANCE_DIR": str(tmp_path),
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
-            **production_secrets()}
+            "HUB_SEQUENCER_INTERVAL": 0, **production_secrets()}
