@@ -62,10 +62,8 @@ def _readable(policy, principal, area, relationship, status, info_class) -> bool
     return decision.allowed if info_class is None else decision.can_read(info_class)
 
 
-def visible_case_ids(policy: Policy, principal: Principal, now: datetime,
-                     info_class: str | None = None) -> Select:
-    """Ids of the cases the principal may open (DOMAIN rules 1, 2 and 4), or, given
-    ``info_class``, the cases where they may read the whole of that class.
+def visible_case_ids(policy: Policy, principal: Principal, now: datetime) -> Select:
+    """Ids of the cases the principal may open (DOMAIN rules 1, 2 and 4).
 
     Built from the principal's few memberships and grants outwards (each joined to its
     case for the area and status conditions), so the database never tests every case.
@@ -73,12 +71,12 @@ def visible_case_ids(policy: Policy, principal: Principal, now: datetime,
     team, granted = aliased(Case), aliased(Case)
     members = member_case_ids(principal).subquery()
     as_member = select(team.id).join(members, members.c.case_id == team.id).where(
-        scope(policy, principal, Relationship.MEMBER, info_class, case=team))
+        scope(policy, principal, Relationship.MEMBER, case=team))
     as_break_glass = select(granted.id).join(
         BreakGlassGrant, BreakGlassGrant.case_id == granted.id).where(
         BreakGlassGrant.user_id == principal.user_id, BreakGlassGrant.expires_at > now,
         granted.id.not_in(member_case_ids(principal)),  # a member is never break-glass
-        scope(policy, principal, Relationship.BREAK_GLASS, info_class, case=granted))
+        scope(policy, principal, Relationship.BREAK_GLASS, case=granted))
     return as_member.union(as_break_glass)
 
 

@@ -95,25 +95,36 @@ def test_decide_and_plan_never_disagree(session, world):
         savepoint.rollback()
 
 
-# Hampshire narrowed further, so that some members may not read a name, in some statuses:
-# a name search must not find a case through a name the searcher may not read.
-NARROWING = [
-    {"id": "test-no-victim-names-to-nhs", "effect": "deny", "agencies": ["nhs"],
-     "actions": ["read"], "classes": ["victim.identity"]},
-    {"id": "test-no-perpetrator-names-to-probation-once-closed", "effect": "deny",
-     "agencies": ["probation"], "actions": ["read"], "classes": ["perpetrator.identity"],
-     "statuses": ["closed"]},
-]
+# The area files narrowed further, so that some members may not read a name in some areas
+# and statuses, and one agency reads nothing of Hampshire's cases: a case must then be
+# found only where the searcher may open it and read the name that matched.
+NARROWING = {
+    "hampshire": [
+        {"id": "test-no-victim-names-to-nhs", "effect": "deny", "agencies": ["nhs"],
+         "actions": ["read"], "classes": ["victim.identity"]},
+        {"id": "test-no-perpetrator-names-to-probation-once-closed", "effect": "deny",
+         "agencies": ["probation"], "actions": ["read"], "classes": ["perpetrator.identity"],
+         "statuses": ["closed"]},
+        {"id": "test-nothing-to-cps", "effect": "deny", "agencies": ["cps"],
+         "actions": ["read"], "classes": ["case.core", "perpetrator.identity",
+                                          "victim.identity", "legal", "legal.outcome",
+                                          "orders", "perpetrator.offending"]}],
+    "london": [
+        {"id": "test-no-perpetrator-names-to-probation-on-referral", "effect": "deny",
+         "agencies": ["probation"], "actions": ["read"], "classes": ["perpetrator.identity"],
+         "statuses": ["referred"]}],
+}
 
 
 @pytest.fixture
 def narrowed(app, tmp_path, monkeypatch):
     copy = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", copy)
-    path = copy / "areas" / "hampshire.yaml"
-    area = yaml.safe_load(path.read_text())
-    area["rules"] += NARROWING
-    path.write_text(yaml.safe_dump(area, sort_keys=False))
+    for area, rules in NARROWING.items():
+        path = copy / "areas" / f"{area}.yaml"
+        data = yaml.safe_load(path.read_text())
+        data["rules"] = [*(data["rules"] or []), *rules]
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
     monkeypatch.setitem(app.extensions, "hub.policy", load_policy(copy))
 
 
@@ -121,17 +132,21 @@ def narrowed(app, tmp_path, monkeypatch):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(world=world_st)
 @example(world={
-    "users": [("nhs", "clinician"), ("probation", "probation_officer"), ("police", "officer")],
+    "users": [("nhs", "clinician"), ("probation", "probation_officer"), ("police", "officer"),
+              ("cps", "prosecutor")],
     "cases": [{"area": "hampshire", "status": "closed", "perpetrator": "night_owl",
                "victims": ["Ann Quill"]},
               {"area": "hampshire", "status": "active", "perpetrator": "Cy Rowe",
                "victims": ["Di Rowan"]},
               {"area": "london", "status": "closed", "perpetrator": "Bob Annick",
-               "victims": ["Cy Rowe"]}],
+               "victims": ["Cy Rowe"]},
+              {"area": "london", "status": "referred", "perpetrator": "Cy Rowe",
+               "victims": ["Bob Annick"]}],
     "members": [(0, "nhs", False), (0, "probation", False), (1, "nhs", False),
-                (1, "probation", False), (2, "nhs", False), (2, "probation", False)],
+                (1, "probation", False), (2, "nhs", False), (2, "probation", False),
+                (3, "probation", False), (1, "cps", False), (2, "cps", False)],
     "grants": [(1, 2, True)], "entries": [(0, "case.core", "note", SQL_NULL)],
-    "queries": ["ann", "_", "row"]})
+    "queries": ["", "ann", "_", "row"]})
 def test_decide_and_plan_agree_where_a_name_is_withheld(session, narrowed, world):
     test_decide_and_plan_never_disagree.hypothesis.inner_test(session, world)
 
