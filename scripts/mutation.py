@@ -37,6 +37,7 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 RUNTIME = ["policies", "templates", "migrations", "deploy", "wsgi.py", "hub/static/govuk"]
 # mutmut's exit codes (mutmut/stats.py): a failing test run or a timeout kills a mutant.
 KILLED = {1, 3, 36, -24, 24, 152, 255}
+TIMEOUTS = {-24, 24, 152}  # counted as killed, but shown apart: a slow survivor looks alike
 NOT_RUN = {None, 2, 34}
 # Mutants tested at once: one by default, for a machine shared with other work; on a quiet
 # machine, MUTATION_CHILDREN=2 (one per core here) halves the time.
@@ -64,7 +65,11 @@ def workspace(module: str, tests: list[str]) -> Path:
         "pytest_add_cli_args": ["-n", "0", "-p", "no:cacheprovider",
                                 "-p", "no:unraisableexception"],
         "pytest_add_cli_args_test_selection": tests,
-        "timeout_multiplier": 5.0,
+        # mutmut limits a mutant's CPU time to (estimate + 1) x multiplier x 2, where the
+        # estimate is what its stats run traced for the tests, which can be far below a
+        # full run of them (hub/access.py: estimated 10 s, ran 56 s): at 5, surviving
+        # mutants were stopped for "timeout" and counted as killed.
+        "timeout_multiplier": 20.0,
         # Logging calls only word a message for the operator; not worth a mutant each.
         "do_not_mutate_patterns": [r"^\s*log\.(debug|info|warning|error|exception)\("],
     }
@@ -91,14 +96,15 @@ def run(module: str, tests: list[str]) -> None:
 
 
 def retest_survivors(module: str) -> None:
-    """mutmut keeps every verdict until the mutated function changes; a survivor is tested
-    again on every run, since the tests may have grown since (a kill stays a kill)."""
+    """mutmut keeps every verdict until the mutated function changes; a survivor (or a
+    timeout, which may have been a slow survivor) is tested again on every run, since the
+    tests may have grown since (a failing test stays a kill)."""
     meta = WORK / slug(module) / "mutants" / f"{module}.meta"
     if meta.exists():
         data = json.loads(meta.read_text())
         codes = data["exit_code_by_key"]
         for name, code in codes.items():
-            if code not in NOT_RUN and code not in KILLED:
+            if code not in NOT_RUN and (code not in KILLED or code in TIMEOUTS):
                 codes[name] = None
         meta.write_text(json.dumps(data))
 
@@ -126,18 +132,19 @@ def report(config: dict, modules: list[str]) -> bool:
         codes = results(module)
         total = sum(code not in NOT_RUN for code in codes.values())
         killed = sum(code in KILLED for code in codes.values())
+        timeouts = sum(code in TIMEOUTS for code in codes.values())
         lived = sorted(name for name, code in codes.items()
                        if code not in NOT_RUN and code not in KILLED)
         unexplained = [name for name in lived if name not in accepted]
         score = 100 * killed / total if total else 0.0
         passed = total > 0 and (score >= target or not unexplained)
         ok &= passed
-        table.append(f"| {module} | {killed} / {total} | {score:.1f}% | "
+        table.append(f"| {module} | {killed} / {total} | {timeouts} | {score:.1f}% | "
                      f"{len(lived) - len(unexplained)} of {len(lived)} | "
                      f"{'ok' if passed else 'FAIL'} |")
         survivors += [(module, name) for name in lived]
-    print("\n| module | killed / total | score | survivors accepted | |")
-    print("|---|---|---|---|---|")
+    print("\n| module | killed / total | of them timeouts | score | survivors accepted | |")
+    print("|---|---|---|---|---|---|")
     print("\n".join(table))
     if survivors:
         print("\nSurvivors:")
