@@ -28,10 +28,13 @@ LONG_FIRST = ("tests/security/test_schemathesis.py", "tests/browser/", "tests/lo
               "tests/auditlog/test_tamper.py")
 
 
-def pytest_xdist_auto_num_workers(config) -> int:
-    """One worker more than there are cores (`-n auto`): a third of the time a worker waits
-    on Chromium, PostgreSQL or a child process, and the spare worker fills it."""
-    return (os.cpu_count() or 1) + 1
+def pytest_xdist_auto_num_workers(config) -> int | None:
+    """One worker more than the cores this process may use (`-n auto`): a third of the
+    time a worker waits on Chromium, PostgreSQL or a child process, and the spare worker
+    fills it. PYTEST_XDIST_AUTO_NUM_WORKERS, when set, still decides (xdist reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return len(os.sched_getaffinity(0)) + 1
 
 
 def pytest_collection_modifyitems(config, items):
