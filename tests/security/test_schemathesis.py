@@ -36,13 +36,19 @@ from hub.extensions import db
 # redaction sends, which no database changes, on the routes police.officer fuzzes on
 # PostgreSQL too. Those three run on SQLite alone.
 SQLITE = pytest.mark.only_on("sqlite")
-RUNS = [pytest.param("admin", r"^/admin/", marks=SQLITE),
-        ("dpo", r"^/(audit|dpo|people)/"),
-        ("police.officer", r"^/(?!admin/|audit/|dpo/|people/)"),
+
+
+def _as(user: str, paths: str, *marks):
+    return pytest.param(user, paths, marks=marks, id=user)
+
+
+RUNS = [_as("admin", r"^/admin/", SQLITE),
+        _as("dpo", r"^/(audit|dpo|people)/"),
+        _as("police.officer", r"^/(?!admin/|audit/|dpo/|people/)"),
         # Perpetrator-facing workers, on every case route: no response may carry a
         # victim's address, phone, email or workplace (DOMAIN rule 3), whatever is sent.
-        pytest.param("nhs.clinician", r"^/cases", marks=SQLITE),
-        pytest.param("probation.officer", r"^/cases", marks=SQLITE)]
+        _as("nhs.clinician", r"^/cases", SQLITE),
+        _as("probation.officer", r"^/cases", SQLITE)]
 PERPETRATOR_FACING = {"nhs.clinician", "probation.officer"}
 # Failures in routes owned elsewhere, reported to their owners: each is let through only in
 # exactly this form (operation, check, a text in the request or response) until fixed there.
@@ -88,9 +94,7 @@ def in_process_probes(monkeypatch):
 # Hypothesis warns when a generated value's repr is large: not a finding about the hub.
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")
 # One test per user, so that parallel workers share the run.
-@pytest.mark.parametrize(("user", "paths"), RUNS,
-                         ids=["admin", "dpo", "police.officer", "nhs.clinician",
-                              "probation.officer"])
+@pytest.mark.parametrize(("user", "paths"), RUNS)
 def test_every_check_schemathesis_has_passes(app, session, tokens, in_process_probes,
                                             cross_field_rules, user, paths):
     from hub.auditlog import sequencer
