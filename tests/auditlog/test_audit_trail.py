@@ -169,6 +169,21 @@ def test_list_and_search_events_name_the_case_ids(api, client, session, query):
     assert event.details["case_ids"] == returned
 
 
+def test_a_list_event_records_the_page_asked_for_and_the_total(api, session):
+    """The DPO can tell a search from a listing and which page of how many was shown."""
+    everything = api("advocate").get("/cases?per_page=100").json
+    assert everything["total"] >= 3
+    for query, action in (("", "case:list"), ("&q=STAC", "case:search")):
+        before = last_seq()
+        r = api("advocate").get(f"/cases?per_page=2&page=2{query}")
+        assert r.status_code == 200 and len(r.json["items"]) == min(2, r.json["total"] - 2)
+        (event,) = events_since(before)
+        assert event.action == action
+        assert (event.details["total"], event.details["page"], event.details["query"]) == (
+            r.json["total"], 2, bool(query))
+        assert event.details["case_ids"] == [item["id"] for item in r.json["items"]]
+
+
 def test_denials_are_recorded(api, session, cases):
     case = cases[0]
     checks = [("outsider.officer", "get", f"/cases/{case.id}", 404, "case:read"),

@@ -140,6 +140,20 @@ def test_last_contact_is_not_shown_to_those_who_read_no_victim_support(client, s
     assert text_by_id(page, "summary-orders").strip() == "1 order, 1 breach recorded"
 
 
+def test_the_summary_counts_what_an_author_narrowed_to_the_readers_agency(api, client, session):
+    """An order police narrowed to police and advocacy is police's to count; an agency the
+    author left out does not see it counted."""
+    case_id = first_case(session)
+    added = api("police.officer").post(f"/cases/{case_id}/notes", json={
+        "body": "Interim SPO served", "class": "orders", "kind": "order",
+        "restricted_to": ["police", "advocacy"]})
+    assert added.status_code == 201, added.get_json()
+    for username, orders in (("police.officer", "2 orders"), ("nhs.clinician", "1 order")):
+        sign_in(client, username)
+        page = html(client.get(f"/cases/{case_id}"))
+        assert text_by_id(page, "summary-orders").strip() == f"{orders}, 1 breach recorded"
+
+
 # -- entries: newest first, filtered by kind, new since the last visit ---------------------
 def entry_of(session, case_id: int, kind: str) -> Entry:
     return session.scalar(select(Entry).where(Entry.case_id == case_id, Entry.kind == kind))
