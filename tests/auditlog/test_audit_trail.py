@@ -232,6 +232,11 @@ def test_each_refusal_records_what_was_asked_for_and_why(api, client, session, c
                                          json={"reason": REASON}).status_code == 404
     refusals.append((_refusal(before), ("case:break-glass", "denied", None, "no such case",
                                         {"requested_id": 999999})))
+    before = last_seq()  # a role without the permission, on a case it can see
+    assert api("cps.prosecutor").post(f"/cases/{case.id}/break-glass",
+                                      json={"reason": REASON}).status_code == 403
+    refusals.append((_refusal(before), ("case:break-glass", "denied", case.id,
+                                        "role cps/prosecutor lacks case:break-glass", {})))
     for got, want in refusals:
         assert got == want
 
