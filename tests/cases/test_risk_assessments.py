@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from hub.cases import location_guard
 from hub.cases.models import Entry, RiskAssessment
 from hub.extensions import db
+from hub.policy import current_policy
 from tests.support.factories import events_since, last_seq
 from tests.support.matrix import demo_cases
 
@@ -123,6 +124,26 @@ def test_each_part_goes_only_to_those_who_read_its_class(api, case):
     assert row("police.officer", sdash["id"])["withheld"] == [
         {"part": "answers", "class": "victim.support"}]
     assert row("advocate", sdash["id"])["answers"]["frightened"] is True
+
+
+def test_a_read_gives_every_field_of_the_assessment_and_records_its_classes(api, case,
+                                                                            session):
+    made = assess(api, case, "nhs.clinician", {
+        "tool": "srp", "answers": srp("high"), "level": "high", "review_on": "2099-03-01",
+        "shared_summary": "Shared: engage police now."}).json
+    seq = last_seq()
+    body = api("police.officer").get(f"/cases/{case.id}").json
+    row = next(a for a in body["risk_assessments"] if a["id"] == made["id"])
+    assessed_at = row.pop("assessed_at")
+    assert assessed_at.startswith(str(session.get(RiskAssessment, made["id"]).assessed_at.date()))
+    assert row == {"id": made["id"], "tool": "srp", "score": made["score"],
+                   "suggested_level": "high", "level": "high", "review_on": "2099-03-01",
+                   "assessor": "Dr Priya Nandra", "agency": "nhs",
+                   "override_reason": None, "shared_summary": "Shared: engage police now.",
+                   "withheld": [{"part": "answers", "class": "clinical"}]}
+    [event] = events_since(seq, "case:read")
+    assert "case.core" in event.classes and "clinical.summary" in event.classes
+    assert set(event.classes) <= set(current_policy().classes)
 
 
 def test_an_assessment_is_never_edited_as_a_note(api, case):

@@ -136,6 +136,7 @@ def test_what_each_user_sees_of_each_case(api, client, session, cases, username)
         check_case_page(username, case, page.get_data(as_text=True))
         assert {e["id"] for e in notes.json["items"]} == expected_entries(username, case)
         assert set(notes.json["withheld"]) == withheld(username, case.area)
+        assert notes.json["narrowed_entries"] == expected_narrowed(username, case)
     check_lists_and_searches(me, client, bodies, cases, username)
     check_leaks(bodies, cases, username)
 
