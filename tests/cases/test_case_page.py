@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from hub import crypto
 from hub.cases.models import Case, Entry, Person, PersonChange
 from hub.web.formatting import uk_date, uk_datetime
+from tests.cases.test_risk_assessments import SDASH, yes_to
 from tests.support.apps import demo_case_ids
 from tests.support.factories import events_since, last_seq, page_text, sign_in, text_by_id
 
@@ -152,6 +153,22 @@ def test_the_summary_counts_what_an_author_narrowed_to_the_readers_agency(api, c
         sign_in(client, username)
         page = html(client.get(f"/cases/{case_id}"))
         assert text_by_id(page, "summary-orders").strip() == f"{orders}, 1 breach recorded"
+
+
+def test_last_contact_is_the_latest_support_entry_not_a_risk_assessment(api, client, session):
+    """A risk assessment's answers are victim.support too, but answering one is not a
+    contact the page should report; nor is any entry of another class."""
+    case_id = first_case(session)
+    contact = date(2026, 1, 5)
+    for entry in session.scalars(select(Entry).where(Entry.case_id == case_id,
+                                                     Entry.info_class == "victim.support")):
+        entry.created_at = entry.created_at.replace(*contact.timetuple()[:3])
+    session.flush()
+    assert api("advocate").post(f"/cases/{case_id}/risk-assessments", json={
+        "tool": "s-dash", "answers": yes_to(SDASH, 6)}).status_code == 201
+    sign_in(client, "advocate")
+    page = html(client.get(f"/cases/{case_id}"))
+    assert text_by_id(page, "summary-contact").strip() == uk_date(contact)
 
 
 # -- entries: newest first, filtered by kind, new since the last visit ---------------------
