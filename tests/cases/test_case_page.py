@@ -289,9 +289,11 @@ def test_officer_changes_risk_and_review_date_and_sees_it_in_a_banner(client, se
     case_id = next(iter(demo_case_ids(session).values()))
     case = case_row(session, case_id)
     sign_in(client, "police.officer")
+    form = html(client.get(f"/cases/{case_id}"))  # the version the page's form carries
+    version = re.search(r'name="version" value="(\d+)"', form)[1]
     seq = last_seq()
-    done = client.post(f"/cases/{case_id}/core",
-                       data=core_form(case, risk_level="medium", next_review_on="24/11/2027"))
+    done = client.post(f"/cases/{case_id}/core", data={
+        **core_form(case, risk_level="medium", next_review_on="24/11/2027"), "version": version})
     assert done.status_code == 302 and done.headers["Location"] == f"/cases/{case_id}"
     page = html(client.get(f"/cases/{case_id}"))
     banner = page_text(page[page.index("govuk-notification-banner--success"):])
