@@ -5,18 +5,22 @@ the withheld panel that must agree with what the page shows (defect 4)."""
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from hub import crypto
 from hub.cases.models import Case, Entry, Person, PersonChange
+from hub.policy import changes, load_policy
 from hub.web.formatting import uk_date, uk_datetime
 from tests.cases.test_risk_assessments import SDASH, yes_to
 from tests.support.apps import demo_case_ids
 from tests.support.factories import events_since, last_seq, page_text, sign_in, text_by_id
 
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
 VICTIM = {"name": "Vera Pagetest", "address": "3 Old Lane, London E9 0ZZ",
           "phone": "07700 900555"}
 
@@ -53,7 +57,8 @@ def test_safety_plan_readers_are_told_victim_support_is_only_partly_withheld(api
     body = api("police.officer").get(f"/cases/{case_id}").get_json()
     assert "victim.support" in body["withheld"]  # CONTRACT: every class not wholly readable
     assert body["partly_withheld"] == ["victim.support"]
-    assert detail(body, "victim.support")["partly"] is True
+    assert detail(body, "victim.support") == {"class": "victim.support", "partly": True,
+                                              "ask": ["advocacy"], "kinds": ["safety_plan"]}
     assert detail(body, "clinical")["partly"] is False
     sign_in(client, "police.officer")
     page = html(client.get(f"/cases/{case_id}"))
@@ -102,6 +107,41 @@ def test_holders_are_the_agencies_whose_entries_are_withheld(api, session):
                          json={"body": "wishes", "class": "victim.support", "kind": "note"})
     police = api("police.officer").get(f"/cases/{case['id']}").get_json()
     assert detail(police, "victim.support")["ask"] == ["advocacy"]
+
+
+@pytest.fixture
+def identities_withheld_from_probation(app, tmp_path):
+    """London's policy narrowed, as an area file may: probation reads neither party's
+    identity. The hub serves it as it would after a restart."""
+    original = app.extensions["hub.policy"]
+    copy = tmp_path / "policies"
+    shutil.copytree(POLICIES, copy)
+    (copy / "areas" / "london.yaml").write_text(
+        "area: london\nname: London\nrules:\n  - id: no-identities-to-probation\n"
+        "    effect: deny\n    agencies: [probation]\n    actions: [read]\n"
+        "    classes: [perpetrator.identity, victim.identity]\n")
+    app.extensions["hub.policy"] = load_policy(copy)
+    changes.reset(app)
+    yield
+    app.extensions["hub.policy"] = original
+    changes.reset(app)
+
+
+def test_withheld_identities_name_the_referrer_and_each_agency_that_corrected_them(
+        api, session, identities_withheld_from_probation):
+    case = new_case(api, members=("probation.officer", "advocate"))
+    victim_id = case["victims"][0]["id"]
+    corrected = api("advocate").patch(f"/cases/{case['id']}/people/{victim_id}",
+                                      json={"name": "Vera Pagetest-Jones"})
+    assert corrected.status_code == 200, corrected.get_json()
+    body = api("probation.officer").get(f"/cases/{case['id']}").get_json()
+    assert "perpetrator" not in body and "victims" not in body
+    assert detail(body, "perpetrator.identity") == {
+        "class": "perpetrator.identity", "partly": False, "ask": ["police"]}
+    assert detail(body, "victim.identity") == {
+        "class": "victim.identity", "partly": False, "ask": ["advocacy", "police"]}
+    assert detail(body, "victim.location")["ask"] == ["advocacy", "police"]
+    assert "case.core" not in body["withheld"]
 
 
 @pytest.mark.parametrize("username", ["nhs.clinician", "probation.officer"])
