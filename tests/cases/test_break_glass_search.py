@@ -260,7 +260,8 @@ def test_reads_under_break_glass_name_their_grant(api, session):
     assert granted.status_code == 200
     grant = session.scalars(select(BreakGlassGrant).where(
         BreakGlassGrant.case_id == case_id)).one()
-    assert api("police.supervisor").get(f"/cases/{case_id}").status_code == 200
+    viewed = api("police.supervisor").get(f"/cases/{case_id}")
+    assert (viewed.status_code, viewed.json["access"]) == (200, "break_glass")
     read = session.scalars(select(AuditEvent).where(
         AuditEvent.case_id == case_id, AuditEvent.action == "case:read")
         .order_by(AuditEvent.seq.desc())).first()

@@ -93,6 +93,8 @@ def check_case_json(username, case, body) -> None:
     assert ("perpetrator" in body) == ("perpetrator.identity" in can)
     assert ("victims" in body) == ("victim.identity" in can)
     assert ("team" in body) == ("case.core" in can)
+    assert body["access"] == "member"  # all on the team (break-glass: test_break_glass_search)
+    assert body.get("summary") == (case.summary if "case.core" in can else None)
     if "victims" in body:
         assert {v["id"] for v in body["victims"]} == {i for i, _n in case.victims}
         for v in body["victims"]:
