@@ -110,16 +110,16 @@ def test_holders_are_the_agencies_whose_entries_are_withheld(api, session):
 
 
 @pytest.fixture
-def identities_withheld_from_probation(app, tmp_path):
+def case_record_withheld_from_probation(app, tmp_path):
     """London's policy narrowed, as an area file may: probation reads neither party's
-    identity. The hub serves it as it would after a restart."""
+    identity nor the case record itself. The hub serves it as after a restart."""
     original = app.extensions["hub.policy"]
     copy = tmp_path / "policies"
     shutil.copytree(POLICIES, copy)
     (copy / "areas" / "london.yaml").write_text(
         "area: london\nname: London\nrules:\n  - id: no-identities-to-probation\n"
         "    effect: deny\n    agencies: [probation]\n    actions: [read]\n"
-        "    classes: [perpetrator.identity, victim.identity]\n")
+        "    classes: [case.core, perpetrator.identity, victim.identity]\n")
     app.extensions["hub.policy"] = load_policy(copy)
     changes.reset(app)
     yield
@@ -127,8 +127,8 @@ def identities_withheld_from_probation(app, tmp_path):
     changes.reset(app)
 
 
-def test_withheld_identities_name_the_referrer_and_each_agency_that_corrected_them(
-        api, session, identities_withheld_from_probation):
+def test_the_withheld_case_record_names_the_referrer_and_each_agency_that_corrected_it(
+        api, session, case_record_withheld_from_probation):
     case = new_case(api, members=("probation.officer", "advocate"))
     victim_id = case["victims"][0]["id"]
     corrected = api("advocate").patch(f"/cases/{case['id']}/people/{victim_id}",
@@ -141,7 +141,9 @@ def test_withheld_identities_name_the_referrer_and_each_agency_that_corrected_th
     assert detail(body, "victim.identity") == {
         "class": "victim.identity", "partly": False, "ask": ["advocacy", "police"]}
     assert detail(body, "victim.location")["ask"] == ["advocacy", "police"]
-    assert "case.core" not in body["withheld"]
+    assert detail(body, "case.core") == {"class": "case.core", "partly": False,
+                                         "ask": ["police"]}
+    assert "summary" not in body and "team" not in body
 
 
 @pytest.mark.parametrize("username", ["nhs.clinician", "probation.officer"])
