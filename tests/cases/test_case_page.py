@@ -461,6 +461,9 @@ def test_the_api_corrects_a_perpetrators_identifiers(api, session):
     assert change["fields"] == ["aliases", "date_of_birth", "nhs_number", "pnc_id"]
     body = api("nhs.clinician").get(f"/cases/{case_id}").get_json()["perpetrator"]
     assert body["pnc_id"] == "2019/0654321Z" and body["version"] == 1
+    assert (body["nhs_number"], body["aliases"], body["date_of_birth"]) == (
+        "9876543210", ["M. F."], "1984-03-15")
+    assert body["address"] and body["address"] == perpetrator.get_secret("address")
     assert body["history"][0]["previous"] == {
         "aliases": ["Marc Fenn"], "date_of_birth": "1984-03-14", "nhs_number": "9434765919",
         "pnc_id": "2004/0112233X"}
