@@ -95,10 +95,9 @@ def case_summary(case: Case, decision: CaseDecision, out: Disclosure) -> dict:
 
 
 def case_detail(case: Case, decision: CaseDecision, entries: list[Entry],
-                agency: str, out: Disclosure, *, kind: str | None = None,
-                changes: dict[int, list[PersonChange]] | None = None) -> dict:
+                agency: str, out: Disclosure, *, kind: str | None = None) -> dict:
     """The whole case as the caller may see it; ``kind`` keeps only entries of that kind."""
-    changes = queries.person_changes(case) if changes is None else changes
+    changes = queries.person_changes(case)
     body = case_summary(case, decision, out)
     body["access"] = decision.relationship.value if decision.relationship else None
     if decision.can_read("case.core"):
@@ -194,7 +193,7 @@ def _perpetrator(p: Person, decision: CaseDecision, changes: dict, out: Disclosu
             "aliases": p.aliases or [], "online_identifiers": p.online_identifiers or [],
             "pnc_id": p.pnc_id, "nhs_number": p.nhs_number,
             "address": p.get_secret("address"),
-            **_history(p, changes.get(p.id, ()), decision, out)}
+            **_history(p, changes[p.id], decision, out)}
 
 
 def _victim(v: Person, decision: CaseDecision, changes: dict, out: Disclosure) -> dict:
@@ -203,7 +202,7 @@ def _victim(v: Person, decision: CaseDecision, changes: dict, out: Disclosure) -
     if decision.can_read("victim.location"):
         out.add("victim.location", v)
         item.update({f: v.get_secret(f) for f in VICTIM_LOCATION_FIELDS})
-    return item | _history(v, changes.get(v.id, ()), decision, out)
+    return item | _history(v, changes[v.id], decision, out)
 
 
 def _history(person: Person, changes, decision: CaseDecision, out: Disclosure) -> dict:
