@@ -106,6 +106,30 @@ def test_each_case_view_records_one_event_naming_classes_and_victims(
             assert set(event.subject_ids) == victims | {case.perpetrator[0]}
 
 
+def test_a_read_of_a_case_with_no_entries_names_its_people_from_the_record(api, session):
+    """The people and their classes come from the case record itself, not only from
+    entries about them; a correction shown in the history is a read of its class too."""
+    created = api("police.officer").post("/cases", json={
+        "perpetrator": {"name": "Perry Trailtest"},
+        "victims": [{"name": "Vera Trailtest", "address": "4 Quiet Row, London E1 0ZZ"}]})
+    assert created.status_code == 201, created.get_json()
+    case = created.json
+    victim, perpetrator = case["victims"][0]["id"], case["perpetrator"]["id"]
+    corrected = api("police.officer").patch(f"/cases/{case['id']}/people/{victim}",
+                                            json={"address": "5 Quiet Row, London E1 0ZZ"})
+    assert corrected.status_code == 200, corrected.get_json()
+    assert api("police.officer").post(f"/cases/{case['id']}/members",
+                                      json={"username": "nhs.clinician"}).status_code == 201
+    for username, location in (("police.officer", ["victim.location"]),
+                               ("nhs.clinician", [])):
+        before = last_seq()
+        assert api(username).get(f"/cases/{case['id']}").status_code == 200
+        (event,) = events_since(before)
+        assert sorted(event.subject_ids) == sorted([victim, perpetrator]), username
+        assert event.classes == ["case.core", "perpetrator.identity", "victim.identity",
+                                 *location]
+
+
 def test_team_page_and_correction_form_reads_say_what_they_showed(client, session, cases):
     """A DPO can tell a look at the team, or at one person's details to correct them, from
     a look at the whole case."""
