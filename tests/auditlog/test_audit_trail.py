@@ -206,6 +206,9 @@ def test_a_list_event_records_the_page_asked_for_and_the_total(api, session):
         assert (event.details["total"], event.details["page"], event.details["query"]) == (
             r.json["total"], 2, bool(query))
         assert event.details["case_ids"] == [item["id"] for item in r.json["items"]]
+        assert event.classes == ["case.core", "perpetrator.identity"]
+        assert sorted(event.subject_ids) == sorted(item["perpetrator"]["id"]
+                                                   for item in r.json["items"])
 
 
 def test_denials_are_recorded(api, session, cases):

@@ -82,8 +82,16 @@ def test_a_perpetrator_known_only_online_needs_no_name(api, session):
 
 def test_the_screening_queue_lists_what_waits_oldest_first(api, session):
     made = refer(api)
+    seq = last_seq()
     queue = api("coordinator").get("/referrals").json["items"]
-    assert made["case_id"] in [c["id"] for c in queue]
+    [event] = events_since(seq)
+    assert (event.action, event.classes) == ("referral:list",
+                                             ["case.core", "perpetrator.identity"])
+    assert event.details["case_ids"] == [c["id"] for c in queue]
+    [item] = [c for c in queue if c["id"] == made["case_id"]]
+    assert item["perpetrator"]["name"] == "Test Referred Perpetrator"
+    assert item["referral"] == api("coordinator").get(f"/cases/{made['case_id']}").json[
+        "referral"]
     assert {c["status"] for c in queue} <= {"referred", "screening"}
     dates = [c["referred_on"] for c in queue]
     assert dates == sorted(dates)
@@ -102,7 +110,16 @@ def test_declining_or_signposting_needs_a_reason_and_closes_the_case(api, sessio
                                             "reason": "Better met by the local DA service."})
     assert r.status_code == 200 and "case_id" not in r.json and r.json["status"] == "closed"
     case = api("coordinator").get(f"/cases/{made['case_id']}").json
-    assert case["referral"]["decision"] == decision and case["closed_on"]
+    assert case["closed_on"]
+    decided_at, referred_on = (case["referral"].pop(k) for k in ("decided_at", "referred_on"))
+    assert decided_at.startswith(case["closed_on"]) and referred_on == case["referred_on"]
+    assert case["referral"] == {
+        "id": made["id"], "source": "helpline", "referrer_name": "Helpline caseworker",
+        "agency": "advocacy", "crime_reference": "CAD 9/1", "consent_to_referral": True,
+        "consent_to_contact": True, "relationship": "acquaintance",
+        "behaviours": ["calls", "following"], "behaviours_other": None,
+        "perpetrator_named": True, "decision": decision,
+        "decision_reason": "Better met by the local DA service."}
     assert counts() == before
 
 
