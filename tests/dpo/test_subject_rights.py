@@ -17,7 +17,7 @@ from sqlalchemy.exc import DatabaseError
 from hub.auditlog.models import AuditEvent
 from hub.cases.models import BreakGlassGrant, Case, DataKey, Person
 from hub.crypto import KeyDestroyed
-from hub.dpo.models import Erasure
+from hub.dpo.models import Erasure, Exemption
 from tests.support.factories import events_since, last_seq
 
 VICTIM = {"name": "Vera Scenario-Subject", "address": "11 Hidden Mews, London ZZ1 1ZZ",
@@ -101,10 +101,35 @@ def test_bundle_lists_every_consultation_and_nothing_about_anyone_else(api, sess
         "subject-access:read", [ids["victim"]], "subject-access")
 
 
+def test_a_perpetrators_bundle_holds_his_identity_address_and_case(api, session):
+    ids = _scenario(api)
+    corrected = api("police.officer").patch(
+        f"/cases/{ids['a']['id']}/people/{ids['perp']}",
+        json={"pnc_id": "2019/0654321Z", "nhs_number": "9876543210", "aliases": ["P. S."],
+              "date_of_birth": "1980-02-29", "online_identifiers": ["@percy_sp"]})
+    assert corrected.status_code == 200, corrected.json
+    seq = last_seq()
+    bundle = api("dpo").get(f"/people/{ids['perp']}/subject-access").json
+    assert bundle["person"] == {"id": ids["perp"], "erased_at": None}
+    identity = bundle["data"]["perpetrator.identity"]
+    assert identity == {"name": PERPETRATOR["name"], "date_of_birth": "1980-02-29",
+                        "aliases": ["P. S."], "online_identifiers": ["@percy_sp"],
+                        "pnc_id": "2019/0654321Z", "nhs_number": "9876543210",
+                        "address": PERPETRATOR["address"], "phone": None, "email": None,
+                        "workplace": None, "safe_contact": None}
+    assert bundle["data"]["cases"] == [{"case_id": ids["a"]["id"], "party": "perpetrator",
+                                        "reference": ids["a"]["reference"], "referral": None}]
+    assert "victim.identity" not in bundle["data"] and "victim.location" not in bundle["data"]
+    [event] = events_since(seq)  # what the bundle disclosed: not the note, about her
+    assert (event.classes, event.subject_ids) == (["perpetrator.identity"], [ids["perp"]])
+
+
 def test_rectified_entry_keeps_its_old_version_marked_corrected(api, session):
     ids = _scenario(api)
     bundle = api("dpo").get(f"/people/{ids['victim']}/subject-access").json
     [entry] = bundle["data"]["entries"]
+    assert (entry["id"], entry["class"], entry["kind"]) == (ids["note"], "victim.support",
+                                                            "note")
     assert [(v["version"], v["corrected"], v["content"]["body"]) for v in entry["versions"]] \
         == [(1, True, NOTE_V1), (2, False, NOTE_V2)]
     notes = api("advocate").get(f"/cases/{ids['a']['id']}/notes").json
@@ -131,6 +156,10 @@ def test_exemption_withholds_a_class_with_its_reason(api, session):
     assert bundle["data"]["entries"] == [] and NOTE_V2 not in json.dumps(bundle)
     assert [(x["class"], x["reason"]) for x in bundle["exemptions"]] == [
         ("victim.support", reason)]
+    [exemption] = bundle["exemptions"]
+    assert exemption["id"] == session.scalar(select(Exemption.id).where(
+        Exemption.person_id == ids["victim"]))
+    assert exemption["applied_at"][:10] == event.at.date().isoformat()
     assert api("dpo").post("/people/999999/exemptions",
                            json={"class": "victim.support", "reason": reason}).status_code == 404
 
