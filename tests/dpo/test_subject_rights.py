@@ -122,6 +122,9 @@ def test_a_perpetrators_bundle_holds_his_identity_address_and_case(api, session)
     assert "victim.identity" not in bundle["data"] and "victim.location" not in bundle["data"]
     [event] = events_since(seq)  # what the bundle disclosed: not the note, about her
     assert (event.classes, event.subject_ids) == (["perpetrator.identity"], [ids["perp"]])
+    other = api("dpo").get(f"/people/{ids['b']['perpetrator']['id']}/subject-access").json
+    assert set(other["data"]["perpetrator.identity"]) == {  # no address on file: none shown
+        "name", "date_of_birth", "aliases", "online_identifiers", "pnc_id", "nhs_number"}
 
 
 def test_rectified_entry_keeps_its_old_version_marked_corrected(api, session):
