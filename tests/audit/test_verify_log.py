@@ -209,3 +209,33 @@ def test_empty_log_and_progress(signer: Signer) -> None:
     seen: list[int] = []
     report = verify_log(make_events(3), [], signer.public_key, ORIGIN, progress=seen.append)
     assert report.ok and report.covered == 0 and seen == [3]
+
+
+def test_a_gap_of_several_leaves_names_the_range(signer: Signer, log: Any) -> None:
+    events, checkpoints, _ = log
+    report = run(signer, events[:30] + events[34:], checkpoints)
+    assert report.first_problem == (
+        "leaf 34 (event seq 44): expected leaf_index 30; leaves 30..33 are missing or out "
+        "of order")
+
+
+def test_an_event_without_seq_is_named_by_its_leaf_alone(signer: Signer, log: Any) -> None:
+    events, checkpoints, _ = log
+    without = copy.deepcopy(events)
+    del without[6]["seq"]
+    without[6]["case_id"] = float("nan")
+    assert run(signer, without, checkpoints).first_problem.startswith(
+        "leaf 6: event cannot be canonicalised")
+    no_index = edited(events, 8, leaf_index=None, case_id=float("nan"))
+    assert run(signer, no_index, checkpoints).first_problem.startswith(
+        "event at position 8 (event seq 18) has no integer leaf_index")
+    assert any(p.startswith("event at position 8 (event seq 18): event cannot be "
+                            "canonicalised") for p in run(signer, no_index, checkpoints).problems)
+
+
+def test_progress_is_reported_every_so_many_events(signer: Signer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("audit.verify.PROGRESS_EVERY", 4)
+    seen: list[int] = []
+    verify_log(make_events(10), [], signer.public_key, ORIGIN, progress=seen.append)
+    assert seen == [4, 8, 10]
