@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select
 
 from audit import CanonicalizationError, event_leaf_hash
 from audit.canonical import canonical_bytes_reference
+from hub import signals
 from hub.auditlog import cli, sequencer, writer
 from hub.auditlog.models import AuditEvent
 from hub.auditlog.tree import (
@@ -105,13 +106,16 @@ def test_gaps_are_recorded_and_late_events_in_them_integrated(fresh, backend):
         first = sequencer.run_once()
         gaps = [(g.lo, g.hi) for g in db.session.scalars(select(AuditSeqGap))]
         db.session.execute(insert(AuditEvent).values(seq=top + 2, **row))  # commits late
+        db.session.execute(insert(AuditEvent).values(seq=top + 6, **row))  # and a new one
         db.session.commit()
-        second = sequencer.run_once()
+        batches = []  # one event a batch (a transaction): the late one, then the new one
+        with signals.batch_integrated.connected_to(lambda sender: batches.append(1)):
+            second = sequencer.run_once(batch_size=1)
         third = sequencer.run_once()
         db.session.remove()
     assert first.integrated == 1 and gaps == [(top + 1, top + 4)]
-    assert (second.integrated, third.integrated) == (1, 0)
-    assert leaf_seqs(app)[-2:] == [top + 5, top + 2]
+    assert (second.integrated, len(batches), third.integrated) == (2, 3, 0)
+    assert leaf_seqs(app)[-3:] == [top + 5, top + 2, top + 6]
     assert sorted(leaf_seqs(app)) == event_seqs(app)
     assert hub(app, "audit", "verify").returncode == 0
 
