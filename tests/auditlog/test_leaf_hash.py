@@ -67,6 +67,27 @@ def test_an_event_that_cannot_be_canonicalised_is_refused_at_write_time(fresh, b
 
 
 @backends
+def test_an_unreadable_row_is_integrated_as_verify_will_read_it(fresh, backend):
+    """A row written around the writer that cannot be canonicalised (an integer beyond
+    what JSON carries exactly) must not stop the sequencer; its leaf is the stand-in that
+    verify also computes, so verify names that event and nothing else."""
+    app = fresh(backend)
+    with app.app_context():
+        db.session.execute(insert(AuditEvent).values(
+            at=func.now(), action="case:read", outcome="allowed", subject_ids=[], classes=[],
+            details={"n": 2**60}))
+        db.session.commit()
+        seq = max(event_seqs(app))
+        assert sequencer.run_once().integrated >= 1
+        db.session.remove()
+    result = hub(app, "audit", "verify")
+    assert result.returncode == 1
+    problems = [line for line in result.stdout.splitlines() if "(event seq" in line]
+    assert problems and all(f"(event seq {seq}): event cannot be canonicalised" in line
+                            for line in problems), result.stdout
+
+
+@backends
 def test_rows_without_a_stored_hash_get_leaves_that_cover_their_seq(fresh, backend, request):
     """Events written before migration 0008 (or by anything but the writer) carry no
     hash: the sequencer hashes them itself, seq included, and verify agrees."""
