@@ -191,6 +191,10 @@ def test_the_summary_counts_what_an_author_narrowed_to_the_readers_agency(api, c
         "body": "Interim SPO served", "class": "orders", "kind": "order",
         "restricted_to": ["police", "advocacy"]})
     assert added.status_code == 201, added.get_json()
+    [listed] = [e for e in api("advocate").get(f"/cases/{case_id}/notes").get_json()["items"]
+                if e["id"] == added.get_json()["id"]]
+    assert (listed["author"], listed["agency"], listed["body"]) == (
+        "PC Sam Ellery", "police", "Interim SPO served")
     for username, orders in (("police.officer", "2 orders"), ("nhs.clinician", "1 order")):
         sign_in(client, username)
         page = html(client.get(f"/cases/{case_id}"))

@@ -319,8 +319,11 @@ def test_erasure_makes_every_note_about_her_unreadable_and_the_log_verifies(api,
     assert erased.status_code == 201, erased.json
     assert "victim.support" in erased.json["what"]
     session.expire_all()
-    notes = json.dumps(api("advocate").get(f"/cases/{a['id']}/notes").json)
+    listed = api("advocate").get(f"/cases/{a['id']}/notes").json["items"]
+    notes = json.dumps(listed)
     assert SUPPORT_NOTE not in notes and WEB_NOTE not in notes
+    erased_notes = [e for e in listed if e["class"] == "victim.support"]
+    assert [e["body"] for e in erased_notes] == ["", ""]  # listed, with nothing left to read
     assert ORDER_NOTE in json.dumps(api("police.officer").get(f"/cases/{a['id']}/notes").json)
     erased_bundle = _bundle(api, victim)  # each version says it was erased: no content
     assert [v["content"] for e in erased_bundle["data"]["entries"] for v in e["versions"]] \
