@@ -99,6 +99,12 @@ def tools() -> dict[str, Tool]:
     return current_app.extensions["hub.risk_tools"]
 
 
+def tools_for(decision: CaseDecision) -> dict[str, Tool]:
+    """The tools whose answers the caller may write on the case: those they may complete."""
+    return {t.id: t for t in tools().values()
+            if decision.can_write_entry(t.answers_class, KIND)}
+
+
 def add_risk_assessment(user: User, case: Case, decision: CaseDecision,
                         data: dict) -> RiskAssessment:
     """Score the answers, keep the assessor's level (with their reason when it differs

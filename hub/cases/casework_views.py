@@ -227,8 +227,7 @@ def assess(case_id: int):
     """Choose a tool, then answer its questions; the level becomes the case's."""
     access.require(Permission.ENTRY_CREATE, case_id)
     case, decision = access.open_case(case_id, "risk-assessment:create")
-    tools = {t.id: t for t in casework.tools().values()
-             if decision.can_write_entry(t.answers_class, casework.KIND)}
+    tools = casework.tools_for(decision)
     asked = casework.tools().get(request.values.get("tool", ""))
     if asked is not None and request.method == "POST" and asked.id not in tools:
         _require_write(case, decision, asked.answers_class, "risk-assessment:create")

@@ -146,9 +146,7 @@ def render_case(case, decision, status: int = 200, *, errors: dict | None = None
         can_add_entry=access.can(Permission.ENTRY_CREATE) and bool(decision.write),
         can_screen=access.can(Permission.REFERRAL_SCREEN)
         and decision.relationship is Relationship.MEMBER,
-        can_assess=access.can(Permission.ENTRY_CREATE) and any(
-            decision.can_write_entry(t.answers_class, casework.KIND)
-            for t in casework.tools().values()),
+        can_assess=access.can(Permission.ENTRY_CREATE) and bool(casework.tools_for(decision)),
         tool_names={t.id: t.name for t in casework.tools().values()},
         join_requests=join_requests,
         tool_questions={t.id: t.questions for t in casework.tools().values()},
