@@ -473,6 +473,16 @@ def test_the_api_corrects_a_perpetrators_identifiers(api, session):
         "pnc_id": "2004/0112233X"}
 
 
+def test_a_victims_date_of_birth_reaches_those_who_read_her_identity(api, session):
+    case = new_case(api, members=("advocate", "nhs.clinician"))
+    victim_id = case["victims"][0]["id"]
+    assert api("advocate").patch(f"/cases/{case['id']}/people/{victim_id}",
+                                 json={"date_of_birth": "1990-05-01"}).status_code == 200
+    for username in ("police.officer", "nhs.clinician"):
+        [victim] = api(username).get(f"/cases/{case['id']}").get_json()["victims"]
+        assert (victim["name"], victim["date_of_birth"]) == (VICTIM["name"], "1990-05-01")
+
+
 def test_the_page_corrects_a_perpetrator_as_people_type_it(client, session):
     case_id = first_case(session)
     perpetrator = perpetrator_of(session, case_id)

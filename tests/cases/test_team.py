@@ -267,7 +267,11 @@ def test_removing_a_whole_agency(api, client, session):
     add(client, case_id, agency="probation")
     membership = session.scalar(select(Membership).where(
         Membership.case_id == case_id, Membership.agency_id.is_not(None)))
-    assert api("probation.officer").get(f"/cases/{case_id}").status_code == 200
+    seen = api("probation.officer").get(f"/cases/{case_id}")
+    assert seen.status_code == 200
+    [whole] = [m for m in seen.get_json()["team"] if m["type"] == "agency"]
+    assert (whole["agency"], whole["name"]) == ("probation", membership.agency.name)
+    assert whole["added_at"] == membership.added_at.isoformat()
     listed = api("probation.officer").get("/cases?per_page=100").get_json()
     assert case_id in {c["id"] for c in listed["items"]}
     assert client.post(f"/cases/{case_id}/members/{membership.id}/remove").status_code == 302
