@@ -25,7 +25,13 @@ def test_the_bundles_hold_the_referral_identifiers_and_answers(api, session):
     assert perpetrator["data"]["perpetrator.identity"]["online_identifiers"] == [
         "@test_anon_handle"]
     [place] = perpetrator["data"]["cases"]
-    assert place["referral"]["source"] == "self" and place["referral"]["decision"] == "accept"
+    referred_on = place["referral"].pop("referred_on")
+    assert referred_on == case["referred_on"]
+    assert place["referral"] == {  # the referral as it was made and decided
+        "source": "self", "referrer_name": "Helpline caseworker", "crime_reference": "CAD 9/1",
+        "consent_to_referral": True, "consent_to_contact": True,
+        "relationship": "online_only", "behaviours": ["calls", "following"],
+        "behaviours_other": None, "decision": "accept", "decision_reason": None}
     victim = api("dpo").get(f"/people/{case['victims'][0]['id']}/subject-access").json
     assert victim["data"]["victim.location"]["safe_contact"] == SAFE_CONTACT
     answers = [v["content"] for e in victim["data"]["entries"] if e["kind"] == "risk_assessment"
